@@ -1,0 +1,104 @@
+# SPM lab: build, boot and test the Specific Purpose Memory series.
+#
+#   make run     build the patched kernel, boot it on emulated CXL memory, show the nodes
+#   make check   every test suite; ends with "N passed, N failed"
+#
+# Developer targets: setup tree export export-check build shell ksft clean help.
+# Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), JOBS.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+TOP := $(CURDIR)
+include lab/versions.env
+
+BUILD := $(TOP)/build
+KSRC := $(BUILD)/linux
+KOBJ := $(BUILD)/obj
+KIMAGE := $(KOBJ)/arch/x86/boot/bzImage
+KSFT := $(BUILD)/ksft-obj
+RESULTS := $(BUILD)/results
+PRESET ?= cxl
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
+BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
+
+.PHONY: help setup tree export export-check build tools kernel ksft run shell check clean \
+	check-host check-guest
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "developer targets: setup tree export export-check build shell ksft clean"
+
+setup:
+	@sh lab/setup.sh
+
+# The kernel tree: pinned base + patches/series (FORCE=1 drops unexported work).
+tree: setup
+	@sh lab/tree.sh create
+
+export:
+	@sh lab/tree.sh export
+
+export-check:
+	@sh lab/tree.sh check
+
+$(KSRC)/.git:
+	@sh lab/tree.sh create
+
+tools:
+	@echo "[tools] building tools/spmlab"
+	@cargo build --release --quiet --manifest-path tools/spmlab/Cargo.toml
+
+kernel: $(KSRC)/.git
+	@sh lab/kernel.sh build
+
+build: setup tools kernel
+
+ksft: kernel
+	@echo "[ksft] building kselftests (mm cgroup)"
+	@sh lab/kernel.sh make -- headers_install INSTALL_HDR_PATH=$(KOBJ)/usr >$(BUILD)/logs/headers.log 2>&1 \
+		|| { tail -n 20 $(BUILD)/logs/headers.log; exit 1; }
+	@$(MAKE) -k -s -C $(KSRC)/tools/testing/selftests TARGETS="mm cgroup" O=$(KSFT) \
+		KHDR_INCLUDES="-isystem $(KOBJ)/usr/include" -j$$(($$(nproc) + 1)) \
+		>$(BUILD)/logs/ksft.log 2>&1 || true
+	@for t in $$(sed -e 's/#.*//' lab/kselftests.list); do \
+		[ -x $(KSFT)/kselftest/$$t ] || { echo "[ksft] $$t did not build:"; \
+			grep -B2 -A5 "$${t#*/}" $(BUILD)/logs/ksft.log | grep -m5 error; exit 1; }; \
+	done
+
+run: build
+	@rm -rf $(BUILD)/run-results
+	@$(BOOT) --results $(BUILD)/run-results --name run --preset $(PRESET) \
+		--script lab/guest/run.sh --timeout 180 >/dev/null || true
+	@sed -n 's/^# \{0,1\}//p' $(BUILD)/runs/run/output.log
+	@$(SPMLAB) summary --results $(BUILD)/run-results | tail -n 1
+
+shell: build
+	@$(SPMLAB) shell --top $(TOP) --preset $(PRESET)
+
+# Every suite runs even when an earlier one failed; the summary decides.
+check: build ksft
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@$(MAKE) -s check-host check-guest || true
+	@$(SPMLAB) summary --results $(RESULTS)
+
+check-host:
+	@echo "[check] host: lab tooling unit tests"
+	@cargo test --manifest-path tools/spmlab/Cargo.toml >$(BUILD)/logs/cargo-test.log 2>&1 || true
+	@$(SPMLAB) cargo host-unit $(BUILD)/logs/cargo-test.log --results $(RESULTS) | grep -v '^PASS' || true
+	@sh lab/tests/host.sh $(RESULTS) $(SPMLAB)
+
+check-guest:
+	@echo "[check] guest: CXL lab suite + KUnit (preset cxl)"
+	@$(BOOT) --name lab-cxl --preset cxl --script lab/guest/lab-cxl.sh --arg cxl=1 --kunit --timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: two CXL devices (preset cxl2)"
+	@$(BOOT) --name lab-cxl2 --preset cxl2 --script lab/guest/lab-cxl.sh --arg cxl=2 --timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: RAM-backed soft-reserved node (preset ram)"
+	@$(BOOT) --name lab-ram --preset ram --script lab/guest/lab-ram.sh --timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: kselftests (preset plain)"
+	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
+		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
+		--timeout 600 | grep -v '^PASS' || true
+
+clean:
+	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target

@@ -1,0 +1,87 @@
+#!/bin/sh
+# Host-side tests of the lab tooling. Usage: lab/tests/host.sh RESULTS SPMLAB
+results=$1 spmlab=$2
+top=$(cd "$(dirname "$0")/../.." && pwd)
+ksrc=$top/build/linux
+rec() { "$spmlab" record host-lab "$@" --results "$results" | grep -v '^PASS' || true; }
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+
+# The patch queue: an unchanged tree exports to exactly patches/.
+if sh "$top/lab/tree.sh" check >"$t/out" 2>&1; then
+	rec PASS tree-matches-patches
+else
+	rec FAIL tree-matches-patches "$(tail -n 3 "$t/out" | tr '\n' ' ')"
+fi
+
+# export-check notices an edit to a tracked file, then a new file.
+f=$ksrc/mm/Makefile
+cp "$f" "$t/saved"
+echo "# lab test edit" >>"$f"
+if sh "$top/lab/tree.sh" check >"$t/out" 2>&1; then
+	rec FAIL export-check-sees-edits "an edited mm/Makefile went unnoticed"
+elif grep -q "mm/Makefile" "$t/out"; then
+	rec PASS export-check-sees-edits
+else
+	rec FAIL export-check-sees-edits "did not name the edited file: $(tr '\n' ' ' <"$t/out")"
+fi
+cp "$t/saved" "$f"
+touch "$ksrc/mm/spm-lab-test-new-file.c"
+if sh "$top/lab/tree.sh" check >"$t/out" 2>&1; then
+	rec FAIL export-check-sees-new-files "a new file in mm/ went unnoticed"
+else
+	rec PASS export-check-sees-new-files
+fi
+rm -f "$ksrc/mm/spm-lab-test-new-file.c"
+if sh "$top/lab/tree.sh" check >/dev/null 2>&1; then
+	rec PASS export-check-clean-after-revert
+else
+	rec FAIL export-check-clean-after-revert "tree still reported dirty"
+fi
+
+# Set-up refuses to run without root, before doing anything.
+if command -v setpriv >/dev/null; then
+	if setpriv --reuid=65534 --regid=65534 --clear-groups sh "$top/lab/setup.sh" --check-only >"$t/out" 2>&1; then
+		rec FAIL setup-refuses-non-root "exited 0 as uid 65534"
+	elif grep -q "run as root" "$t/out"; then
+		rec PASS setup-refuses-non-root
+	else
+		rec FAIL setup-refuses-non-root "$(tr '\n' ' ' <"$t/out")"
+	fi
+else
+	rec SKIP setup-refuses-non-root "setpriv not installed"
+fi
+
+# The runner refuses bad input with a clear message and exit status 2.
+check_refusal() { # NAME EXPECTED-TEXT ARGS...
+	name=$1 want=$2
+	shift 2
+	"$spmlab" "$@" >"$t/out" 2>&1
+	rc=$?
+	if [ $rc = 2 ] && grep -q "$want" "$t/out"; then
+		rec PASS "$name"
+	else
+		rec FAIL "$name" "exit $rc: $(head -n 2 "$t/out" | tr '\n' ' ')"
+	fi
+}
+check_refusal spmlab-unknown-option "unknown option '--frobnicate'" boot --frobnicate
+check_refusal spmlab-unknown-preset "unknown preset 'huge'" qemu-cmd --top "$top" --preset huge
+check_refusal spmlab-bad-size "multiple of 128 MiB" qemu-cmd --top "$top" --cxl-size 100
+check_refusal spmlab-missing-kernel "not found" qemu-cmd --top "$top" --kernel /nonexistent
+
+# A guest that never finishes is killed at its timeout and fails.
+cat >"$top/build/lab-hang-test.sh" <<'EOS'
+echo "TAP version 13"
+echo "ok 1 started"
+sleep 3600
+EOS
+start=$(date +%s)
+"$spmlab" boot --top "$top" --results "$t/r" --name hang-test --preset plain \
+	--script build/lab-hang-test.sh --timeout 20 >"$t/out" 2>&1
+rc=$? took=$(($(date +%s) - start))
+if [ $rc = 1 ] && [ $took -lt 40 ] && grep -q "FAIL  hang-test/guest-completed" "$t/out"; then
+	rec PASS runner-kills-hung-guest
+else
+	rec FAIL runner-kills-hung-guest "exit $rc after ${took}s: $(grep FAIL "$t/out" | head -n 2 | tr '\n' ' ')"
+fi
+rm -f "$top/build/lab-hang-test.sh"
