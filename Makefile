@@ -3,7 +3,7 @@
 #   make run     build the patched kernel, boot it on emulated CXL memory, show the nodes
 #   make check   every test suite; ends with "N passed, N failed"
 #
-# Developer targets: setup tree export export-check build shell ksft clean help.
+# Developer targets: setup tree export export-check build shell vng ksft clean help.
 # Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), JOBS.
 
 SHELL := /bin/sh
@@ -22,12 +22,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
 
-.PHONY: help setup tree export export-check build tools kernel ksft run shell check clean \
+.PHONY: help setup tree export export-check build tools kernel ksft run shell vng check clean \
 	check-host check-guest
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "developer targets: setup tree export export-check build shell ksft clean"
+	@echo "developer targets: setup tree export export-check build shell vng ksft clean"
 
 setup:
 	@sh lab/setup.sh
@@ -75,6 +75,11 @@ run: build
 
 shell: build
 	@$(SPMLAB) shell --top $(TOP) --preset $(PRESET)
+
+# virtme-ng (pinned, in build/venv) on the lab kernel, e.g. make vng CMD='numactl -H'.
+vng: build
+	@PATH=$(BUILD)/venv/bin:$$PATH vng --disable-kvm -r $(KIMAGE) --memory 2G --cpus 2 \
+		$(if $(CMD),-- '$(CMD)')
 
 # Every suite runs even when an earlier one failed; the summary decides.
 check: build ksft
