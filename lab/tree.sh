@@ -133,7 +133,7 @@ cover() {
 		echo "Date: $date"
 		echo "Subject: [PATCH 0/$count] $subject"
 		echo
-		printf '%s\n' "$blurb"
+		[ -n "$blurb" ] && printf '%s\n\n' "$blurb"
 		echo "base: Debian linux-source-6.12 $LINUX_SOURCE_VERSION (Linux $LINUX_UPSTREAM_VERSION)"
 		echo
 		if [ "$count" -gt 0 ]; then

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Lab suite: emulated CXL type-3 memory -> RAM region -> dax -> kmem.
+# Lab suite: emulated CXL type-3 memory -> RAM region (spm_node) -> dax ->
+# kmem -> a Specific Purpose Memory node.
 # Args: cxl=N (devices the topology has), size=BYTES (each device).
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
@@ -11,18 +12,26 @@ for a in "$@"; do
 	size=*) size=${a#size=} ;;
 	esac
 done
-blocks_per_dev=$((size / $(printf '%d' 0x$(cat /sys/devices/system/memory/block_size_bytes))))
+block=$(printf '%d' 0x$(cat /sys/devices/system/memory/block_size_bytes))
+blocks_per_dev=$((size / block))
+kunit_ko=$SPMLAB_TOP/build/obj/mm/spm_kunit.ko
+node_list() { cat /sys/devices/system/node/"$1"; }
 
 lab_wait "[ \$(ls -d $CXL/endpoint* 2>/dev/null | wc -l) -ge $want ]" 50
 is "$(cxl_memdev_count)" "$want" "cxl: $want memory device(s) probed"
-nodes_possible=$(cat /sys/devices/system/node/possible)
-is "$nodes_possible" "0-$want" "cxl: each CXL window has its own possible node"
+is "$(node_list possible)" "0-$want" "cxl: each CXL window has its own possible node"
+is "$(node_list has_spm)" "" "no SPM node before the regions exist"
 
-created=$(cxl_create_ram_regions)
+# KUnit before any SPM memory exists: registration runs on a spare node.
+kunit_module kunit-before "$kunit_ko" spm_verdict spm_registry spm_alloc
+
+created=$(SPM=1 cxl_create_ram_regions)
 is "$(printf '%s\n' "$created" | grep -c region)" "$want" "cxl: one RAM region created per device"
 for r in $(printf '%s\n' "$created" | awk '{print $1}'); do
 	is "$(cat $CXL/$r/commit)" 1 "cxl: $r committed"
-	is "$(cat $CXL/$r/size)" "$(printf '0x%x' "$size")" "cxl: $r has the device's size"
+	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r marked spm_node"
+	ok "! echo 0 >$CXL/$r/spm_node" "cxl: $r spm_node cannot change once committed"
+	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r spm_node unchanged after the refused write"
 done
 
 lab_wait "[ \$(ls -d /sys/bus/dax/devices/dax* 2>/dev/null | wc -l) -ge $want ]" 50
@@ -31,13 +40,26 @@ is "$(printf '%s\n' "$daxes" | grep -c dax)" "$want" "dax: one device per region
 # A here-document, not a pipe: the loop must run in this shell to count.
 while read -r name node bytes drv; do
 	[ -n "$name" ] || continue
+	d=/sys/bus/dax/devices/$name
 	cmp_ge "$node" 1 "dax: $name targets a node of its own (node $node)"
 	is "$bytes" "$size" "dax: $name size"
+	is "$(cat $d/spm_node)" 1 "dax: $name inherited spm_node from its region"
 	is "$drv" kmem "dax: $name bound to kmem"
-	set -- $(node_blocks "$node")
-	is "$1/$2" "0/$blocks_per_dev" "dax: node $node memory added, blocks left offline"
-	ok "! node_in_list $node \"\$(cat /sys/devices/system/node/has_memory)\"" \
-		"node $node is not in has_memory while offline"
+	ok "! echo 0 >$d/spm_node" "dax: $name spm_node refused while bound (EBUSY)"
+	ok "! echo garbage >$d/spm_node" "dax: $name spm_node refuses garbage"
+	is "$(cat $d/spm_node)" 1 "dax: $name spm_node unchanged"
+	is "$(node_online_blocks "$node" online_kernel)" "$blocks_per_dev" \
+		"node $node: all blocks online"
+	ok "node_in_list $node \"\$(node_list has_spm)\"" "node $node is in has_spm"
+	ok "! node_in_list $node \"\$(node_list has_memory)\"" "node $node is not in has_memory"
+	ok "! node_in_list $node \"\$(node_list has_normal_memory)\"" "node $node is not in has_normal_memory"
+	is "$(node_meminfo "$node" MemTotal)" "$((size / 1024))" "node $node: MemTotal is the device size"
+	ok "node_in_list $node \"\$(cat /sys/fs/cgroup/cpuset.mems.effective)\"" \
+		"cpuset: root mems.effective includes SPM node $node"
+	ok "! node_in_list $node \"\$(cat /sys/fs/cgroup/cpuset.mems.sysram)\"" \
+		"cpuset: root mems.sysram excludes SPM node $node"
+	r=$("$PROBE" alloc 8 --bind "$node" 2>&1)
+	ok "[ \"$r\" = 'spmlab-probe: mbind: errno 22' ]" "mbind to SPM node $node: EINVAL" "got: $r"
 done <<EOF
 $daxes
 EOF
@@ -45,5 +67,12 @@ EOF
 r=$("$PROBE" alloc 32)
 diag "default allocation: $r"
 is "$r" "pages=8192 node0=8192 errors=0" "a default allocation lands on node 0 only"
+r=$(numactl --interleave=all "$PROBE" alloc 16 2>&1)
+diag "numactl --interleave=all: $r"
+is "$r" "pages=4096 node0=4096 errors=0" "numactl --interleave=all stays on SysRAM"
+
+# KUnit with SPM memory online: zonelists and real allocations.
+kunit_module kunit-after "$kunit_ko" spm_verdict spm_registry spm_alloc
+
 lab_report | sed 's/^/# /'
 tap_done

@@ -44,6 +44,8 @@ cxl_root_decoder_for() {
 }
 
 # Create, commit and bind one RAM region per CXL endpoint that has none.
+# With SPM=1 in the environment, each region is marked spm_node before it is
+# committed, so its dax device comes up as a Specific Purpose Memory node.
 # Prints "REGION ENDPOINT_DECODER SIZE" for each region created.
 cxl_create_ram_regions() {
 	for epdir in "$CXL"/endpoint*; do
@@ -64,6 +66,7 @@ cxl_create_ram_regions() {
 				echo "$size" >"$CXL/$dec/dpa_size" &&
 				echo "$size" >"$CXL/$r/size" &&
 				echo "$dec" >"$CXL/$r/target0" &&
+				{ [ "${SPM:-0}" = 0 ] || echo 1 >"$CXL/$r/spm_node"; } &&
 				echo 1 >"$CXL/$r/commit"
 		} || { lab_log "creating $r on $root for $mem failed"; return 1; }
 		[ -e "/sys/bus/cxl/drivers/cxl_region/$r" ] ||
@@ -81,6 +84,17 @@ dax_devices() {
 		[ -e "$d/driver" ] && drv=$(basename "$(readlink -f "$d/driver")")
 		echo "$(basename "$d") $(cat "$d/target_node") $(cat "$d/size") $drv"
 	done
+}
+
+# Online every offline memory block of node $1 as $2 (online_kernel,
+# online_movable, online). Prints how many blocks it onlined.
+node_online_blocks() {
+	n=0
+	for b in /sys/devices/system/node/node"$1"/memory*; do
+		[ "$(cat "$b/state")" = offline ] || continue
+		echo "$2" >"$b/state" && n=$((n + 1))
+	done
+	echo "$n"
 }
 
 # Memory blocks of node $1: "ONLINE OFFLINE".
@@ -127,8 +141,39 @@ node_meminfo() {
 # down (see README).
 lab_bring_up_all() {
 	lab_wait "ls -d $CXL/endpoint* " 30 || true
-	[ "$(cxl_memdev_count)" -gt 0 ] && cxl_create_ram_regions >/dev/null
+	[ "$(cxl_memdev_count)" -gt 0 ] && SPM=1 cxl_create_ram_regions >/dev/null
 	lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
+	# CXL memory comes up as SPM nodes: nothing but GFP_SPM_NODE
+	# allocations can land there, so it is safe to online.
+	for d in /sys/bus/dax/devices/dax*; do
+		[ "$(cat "$d/spm_node" 2>/dev/null)" = 1 ] || continue
+		node_online_blocks "$(cat "$d/target_node")" online_kernel >/dev/null
+	done
+}
+
+# KUnit test module $2: load it, print the results of suites $3... (from
+# debugfs) as subtests of TAP test $1, unload it.
+kunit_module() {
+	name=$1 ko=$2
+	shift 2
+	if ! insmod "$ko" 2>/tmp/insmod.err; then
+		tap_result FAIL "$name" "insmod $ko: $(cat /tmp/insmod.err)"
+		return
+	fi
+	# Each debugfs results file is a whole KTAP document for one suite:
+	# nest it under a TAP test of its own.
+	for suite in "$@"; do
+		f=/sys/kernel/debug/kunit/$suite/results
+		TAP_N=$((TAP_N + 1))
+		if [ -r "$f" ]; then
+			sed 's/^/    /' "$f"
+			echo "ok $TAP_N $name: $suite"
+		else
+			TAP_FAILED=$((TAP_FAILED + 1))
+			echo "not ok $TAP_N $name: $suite # no results in debugfs"
+		fi
+	done
+	rmmod "$(basename "$ko" .ko)"
 }
 
 lab_report() {

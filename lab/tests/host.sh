@@ -85,3 +85,18 @@ else
 	rec FAIL runner-kills-hung-guest "exit $rc after ${took}s: $(grep FAIL "$t/out" | head -n 2 | tr '\n' ' ')"
 fi
 rm -f "$top/build/lab-hang-test.sh"
+
+# Every patch of the series passes checkpatch --strict (the base tree's own
+# copy of the script), with no error, warning or check.
+if [ -x "$ksrc/scripts/checkpatch.pl" ]; then
+	for p in $(sed -e 's/#.*//' "$top/patches/series"); do
+		if out=$("$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet --no-summary \
+			--show-types "$top/patches/$p" 2>&1) && [ -z "$out" ]; then
+			rec PASS "checkpatch: $p"
+		else
+			rec FAIL "checkpatch: $p" "$(printf '%s\n' "$out" | grep -E '^(ERROR|WARNING|CHECK)' | head -n 3 | tr '\n' ' ')"
+		fi
+	done
+else
+	rec FAIL checkpatch "no scripts/checkpatch.pl in $ksrc"
+fi

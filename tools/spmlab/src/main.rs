@@ -322,7 +322,7 @@ fn judge_run(
         }
     }
     if kunit {
-        let k = tap::parse(console, "kunit");
+        let k = tap::parse(boot_part(console), "kunit");
         if k.is_empty() {
             res.push(TestResult {
                 name: "kunit/results".into(),
@@ -349,6 +349,16 @@ fn judge_run(
         },
     });
     res
+}
+
+/// The console up to the start of userspace: built-in KUnit suites run
+/// before init, and anything after (test modules a guest script loads and
+/// reports itself) is not part of their KTAP document.
+fn boot_part(console: &str) -> &str {
+    match console.find(" as init process") {
+        Some(i) => &console[..i],
+        None => console,
+    }
 }
 
 fn cmd_boot(o: &Opts) -> Result<bool, String> {
@@ -789,6 +799,29 @@ mod tests {
         assert!(r
             .iter()
             .any(|x| x.name == "kunit/results" && x.status == Status::Fail));
+    }
+
+    #[test]
+    fn kunit_is_read_from_boot_only() {
+        let console = "[ 1.0] KTAP version 1\n[ 1.0] 1..1\n[ 1.1] ok 1 rust_doctests_kernel\n\
+            [ 2.0] Run /lab/guest/init as init process\n\
+            [ 9.0]     KTAP version 1\n[ 9.0]     # Subtest: spm_alloc\n[ 9.0]     1..1\n\
+            [ 9.1]     not ok 1 spm_zonelists\n[ 9.1] not ok 1 spm_alloc\n";
+        let out = "TAP version 13\nok 1 a\n1..1\nSPMLAB-EXIT 0\n";
+        let r = judge_run(
+            "lab",
+            &Ending::Exited(Some(0), None),
+            console,
+            out,
+            "",
+            &[],
+            true,
+            60,
+        );
+        let k: Vec<_> = r.iter().filter(|x| x.name.starts_with("kunit/")).collect();
+        assert_eq!(k.len(), 1, "{k:?}");
+        assert_eq!(k[0].name, "kunit/rust_doctests_kernel");
+        assert_eq!(k[0].status, Status::Pass);
     }
 
     #[test]
