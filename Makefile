@@ -100,6 +100,9 @@ check-guest:
 	@$(BOOT) --name lab-cxl2 --preset cxl2 --script lab/guest/lab-cxl.sh --arg cxl=2 --timeout 240 | grep -v '^PASS' || true
 	@echo "[check] guest: RAM-backed soft-reserved node (preset ram)"
 	@$(BOOT) --name lab-ram --preset ram --script lab/guest/lab-ram.sh --timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: RAM-backed node registered as SPM at boot, 1.5x-RAM memory hog (preset ram)"
+	@$(BOOT) --name lab-ram-spm --preset ram --append spm_nodes=1 --script lab/guest/lab-ram-spm.sh \
+		--timeout 300 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \

@@ -90,8 +90,10 @@ rm -f "$top/build/lab-hang-test.sh"
 # copy of the script), with no error, warning or check.
 if [ -x "$ksrc/scripts/checkpatch.pl" ]; then
 	for p in $(sed -e 's/#.*//' "$top/patches/series"); do
+		# On stdin: given the path of a file git tracks, checkpatch would
+		# check it as a source file, not as a patch.
 		if out=$("$ksrc/scripts/checkpatch.pl" --strict --no-tree --quiet --no-summary \
-			--show-types "$top/patches/$p" 2>&1) && [ -z "$out" ]; then
+			--show-types - <"$top/patches/$p" 2>&1) && [ -z "$out" ]; then
 			rec PASS "checkpatch: $p"
 		else
 			rec FAIL "checkpatch: $p" "$(printf '%s\n' "$out" | grep -E '^(ERROR|WARNING|CHECK)' | head -n 3 | tr '\n' ' ')"
