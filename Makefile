@@ -3,7 +3,7 @@
 #   make run     build the patched kernel, boot it on emulated CXL memory, show the nodes
 #   make check   every test suite; ends with "N passed, N failed"
 #
-# Developer targets: setup tree export export-check build shell vng ksft clean help.
+# Developer targets: setup tree export export-check build shell vng ksft bisect-check clean help.
 # Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), JOBS.
 
 SHELL := /bin/sh
@@ -22,12 +22,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
 
-.PHONY: help setup tree export export-check build tools kernel ksft run shell vng check clean \
+.PHONY: help setup tree export export-check build tools kernel ksft run shell vng check clean bisect-check \
 	check-host check-guest
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "developer targets: setup tree export export-check build shell vng ksft clean"
+	@echo "developer targets: setup tree export export-check build shell vng ksft bisect-check clean"
 
 setup:
 	@sh lab/setup.sh
@@ -107,6 +107,11 @@ check-guest:
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
 		--timeout 600 | grep -v '^PASS' || true
+
+# Every commit of the series builds on its own, and the series builds with
+# CONFIG_SPM_NODES=n (long: one kernel build per patch; not part of check).
+bisect-check: setup $(KSRC)/.git
+	@sh lab/bisect.sh
 
 clean:
 	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target

@@ -64,6 +64,29 @@ done <<EOF
 $daxes
 EOF
 
+# Read-only SPM files refuse writes and keep their value.
+spm_nodes=$(node_list has_spm)
+ok "! echo 0 >/sys/devices/system/node/has_spm" "has_spm refuses writes"
+is "$(node_list has_spm)" "$spm_nodes" "has_spm unchanged after the refused write"
+ok "! echo 0 >/sys/fs/cgroup/cpuset.mems.sysram" "root cpuset.mems.sysram refuses writes"
+
+# A child cpuset: cpuset.mems takes SPM nodes, mems.sysram leaves them out,
+# and its tasks' default allocations still use SysRAM only.
+cg=/sys/fs/cgroup/spmlab
+echo +cpuset >/sys/fs/cgroup/cgroup.subtree_control
+mkdir -p $cg
+ok "echo 0-$want >$cg/cpuset.mems" "cpuset: cpuset.mems accepts SPM nodes (0-$want)"
+is "$(cat $cg/cpuset.mems.effective)" "0-$want" "cpuset: child mems.effective spans SPM nodes"
+is "$(cat $cg/cpuset.mems.sysram)" 0 "cpuset: child mems.sysram is SysRAM only"
+ok "! echo 'not-a-nodelist' >$cg/cpuset.mems" "cpuset: garbage in cpuset.mems is refused"
+ok "! echo 64 >$cg/cpuset.mems" "cpuset: an impossible node in cpuset.mems is refused"
+is "$(cat $cg/cpuset.mems)" "0-$want" "cpuset: cpuset.mems unchanged after refused writes"
+r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 16" 2>&1)
+is "$r" "pages=4096 node0=4096 errors=0" "cpuset: a task whose cpuset lists SPM nodes allocates from SysRAM"
+r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 4 --bind $want" 2>&1)
+is "$r" "spmlab-probe: mbind: errno 22" "cpuset: mbind to an SPM node in the task's cpuset is still EINVAL"
+rmdir $cg
+
 r=$("$PROBE" alloc 32)
 diag "default allocation: $r"
 is "$r" "pages=8192 node0=8192 errors=0" "a default allocation lands on node 0 only"
