@@ -4,7 +4,8 @@
 #   make check   every test suite; ends with "N passed, N failed"
 #
 # Developer targets: setup tree export export-check build shell vng ksft bisect-check clean help.
-# Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), JOBS.
+# Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), SPMLAB_ARGS
+# (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), JOBS.
 
 SHELL := /bin/sh
 .DEFAULT_GOAL := help
@@ -18,11 +19,13 @@ KIMAGE := $(KOBJ)/arch/x86/boot/bzImage
 KSFT := $(BUILD)/ksft-obj
 RESULTS := $(BUILD)/results
 PRESET ?= cxl
+SPMLAB_ARGS ?=
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
 
-.PHONY: help setup tree export export-check build tools kernel ksft run shell vng check clean bisect-check \
+.PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
+	bisect-check \
 	check-host check-guest
 
 help:
@@ -66,15 +69,21 @@ ksft: kernel
 			grep -B2 -A5 "$${t#*/}" $(BUILD)/logs/ksft.log | grep -m5 error; exit 1; }; \
 	done
 
-run: build
-	@rm -rf $(BUILD)/run-results
-	@$(BOOT) --results $(BUILD)/run-results --name run --preset $(PRESET) \
-		--script lab/guest/run.sh --timeout 180 >/dev/null || true
-	@sed -n 's/^# \{0,1\}//p' $(BUILD)/runs/run/output.log
-	@$(SPMLAB) summary --results $(BUILD)/run-results | tail -n 1
+# Check PRESET and SPMLAB_ARGS before anything long starts.
+validate: tools
+	@$(SPMLAB) validate --preset $(PRESET) $(SPMLAB_ARGS) >/dev/null
 
-shell: build
-	@$(SPMLAB) shell --top $(TOP) --preset $(PRESET)
+run: setup tools validate kernel
+	@rm -rf $(BUILD)/run-results
+	@$(BOOT) --results $(BUILD)/run-results --name run --preset $(PRESET) $(SPMLAB_ARGS) \
+		--script lab/guest/run.sh --timeout 180 >/dev/null; rc=$$?; \
+	[ $$rc -ne 2 ] || exit 2; \
+	sed -n 's/^# \{0,1\}//p' $(BUILD)/runs/run/output.log; \
+	$(SPMLAB) summary --results $(BUILD)/run-results | tail -n 1; \
+	exit $$rc
+
+shell: setup tools validate kernel
+	@$(SPMLAB) shell --top $(TOP) --preset $(PRESET) $(SPMLAB_ARGS)
 
 # virtme-ng (pinned, in build/venv) on the lab kernel, e.g. make vng CMD='numactl -H'.
 vng: build
@@ -103,6 +112,9 @@ check-guest:
 	@echo "[check] guest: RAM-backed node registered as SPM at boot, 1.5x-RAM memory hog (preset ram)"
 	@$(BOOT) --name lab-ram-spm --preset ram --append spm_nodes=1 --script lab/guest/lab-ram-spm.sh \
 		--timeout 300 | grep -v '^PASS' || true
+	@echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset plain)"
+	@$(BOOT) --name lab-bootparam --preset plain --append spm_nodes=0,7 --script lab/guest/lab-bootparam.sh \
+		--timeout 240 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
@@ -114,4 +126,5 @@ bisect-check: setup $(KSRC)/.git
 	@sh lab/bisect.sh
 
 clean:
-	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target
+	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target \
+		$(BUILD)/bisect-obj $(BUILD)/bisect-obj-off

@@ -31,6 +31,7 @@ for r in $(printf '%s\n' "$created" | awk '{print $1}'); do
 	is "$(cat $CXL/$r/commit)" 1 "cxl: $r committed"
 	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r marked spm_node"
 	ok "! echo 0 >$CXL/$r/spm_node" "cxl: $r spm_node cannot change once committed"
+	ok "! echo maybe >$CXL/$r/spm_node" "cxl: $r spm_node refuses garbage"
 	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r spm_node unchanged after the refused write"
 done
 

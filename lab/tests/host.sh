@@ -102,3 +102,14 @@ if [ -x "$ksrc/scripts/checkpatch.pl" ]; then
 else
 	rec FAIL checkpatch "no scripts/checkpatch.pl in $ksrc"
 fi
+
+# make run/shell refuse a bad topology before anything long starts.
+start=$(date +%s)
+out=$(make -s -C "$top" validate PRESET=huge 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && [ $(($(date +%s) - start)) -lt 60 ] &&
+	printf '%s\n' "$out" | grep -q "unknown preset 'huge'"; then
+	rec PASS make-refuses-unknown-preset
+else
+	rec FAIL make-refuses-unknown-preset "exit $rc: $(printf '%s\n' "$out" | tail -n 2 | tr '\n' ' ')"
+fi

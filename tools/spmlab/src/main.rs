@@ -10,6 +10,7 @@
 //! spmlab record NAME STATUS TEST [DETAIL]                      record one result
 //! spmlab summary                                               print every result and the totals
 //! spmlab presets                                               list the topologies
+//! spmlab validate [OPTIONS]                                    check topology options
 //! ```
 //! Results go to `<results>/<NAME>.tsv` (default `build/results`).
 
@@ -36,6 +37,7 @@ commands:
   record NAME PASS|FAIL|SKIP TEST [DETAIL]   record one result in suite NAME
   summary                                print all recorded results and 'N passed, N failed'
   presets                                list topology presets
+  validate                               check the topology options (no kernel needed)
 options (boot, shell, qemu-cmd):
   --kernel PATH      kernel image (default build/obj/arch/x86/boot/bzImage)
   --preset NAME      topology preset (default cxl)
@@ -593,6 +595,13 @@ fn main() -> ExitCode {
         "cargo" => cmd_parse_file(&o, true),
         "record" => cmd_record(&o),
         "summary" => cmd_summary(&o),
+        "validate" => o.topology().map(|t| {
+            println!(
+                "{}: {} MiB SysRAM, {} CPUs, RAM-backed nodes {:?} MiB, CXL devices {:?} MiB",
+                o.preset, t.sysram_mb, t.cpus, t.ram_nodes_mb, t.cxl_mb
+            );
+            true
+        }),
         "presets" => {
             for (n, d) in qemu::PRESETS {
                 println!("{n:8} {d}");
