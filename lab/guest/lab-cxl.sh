@@ -61,6 +61,17 @@ while read -r name node bytes drv; do
 		"cpuset: root mems.sysram excludes SPM node $node"
 	r=$("$PROBE" alloc 8 --bind "$node" 2>&1)
 	ok "[ \"$r\" = 'spmlab-probe: mbind: errno 22' ]" "mbind to SPM node $node: EINVAL" "got: $r"
+	r=$("$PROBE" alloc 4 --move-to "$node" 2>&1 | tr '\n' ' ')
+	is "$r" "moved: call failed errno 19 pages=1024 node0=1024 errors=0 " \
+		"move_pages to SPM node $node: ENODEV, pages stay on SysRAM"
+	ok "! migratepages \$\$ 0 $node" "migrate_pages to SPM node $node is refused"
+	h=/sys/devices/system/node/node$node/hugepages/hugepages-2048kB/nr_hugepages
+	if [ -e "$h" ]; then
+		echo 4 >"$h" 2>/dev/null
+		is "$(cat "$h")" 0 "hugetlb: no pool pages on SPM node $node"
+	else
+		skip "hugetlb: no pool pages on SPM node $node" "no per-node hugetlb file"
+	fi
 done <<EOF
 $daxes
 EOF

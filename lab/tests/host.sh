@@ -113,3 +113,15 @@ if [ $rc -ne 0 ] && [ $(($(date +%s) - start)) -lt 60 ] &&
 else
 	rec FAIL make-refuses-unknown-preset "exit $rc: $(printf '%s\n' "$out" | tail -n 2 | tr '\n' ' ')"
 fi
+
+# The lab tool itself: rustfmt and clippy clean.
+if (cd "$top/tools/spmlab" && cargo fmt --check) >/tmp/spmlab-fmt.log 2>&1; then
+	rec PASS "rustfmt: tools/spmlab"
+else
+	rec FAIL "rustfmt: tools/spmlab" "$(head -n 3 /tmp/spmlab-fmt.log | tr '\n' ' ')"
+fi
+if (cd "$top/tools/spmlab" && cargo clippy -q --release --all-targets -- -D warnings) >/tmp/spmlab-clippy.log 2>&1; then
+	rec PASS "clippy: tools/spmlab"
+else
+	rec FAIL "clippy: tools/spmlab" "$(grep -m 3 -E '^(warning|error)' /tmp/spmlab-clippy.log | tr '\n' ' ')"
+fi

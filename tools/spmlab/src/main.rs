@@ -266,17 +266,27 @@ fn run_qemu(inv: &Invocation, log: &Path, timeout: Duration) -> Result<Ending, S
     }
 }
 
-/// Turn one finished guest run into results.
-fn judge_run(
-    name: &str,
-    ending: &Ending,
-    console: &str,
-    output: &str,
-    qemu_log: &str,
-    allow: &[String],
-    kunit: bool,
+/// What one guest run left behind.
+struct Run<'a> {
+    ending: &'a Ending,
+    /// ttyS0: the kernel console.
+    console: &'a str,
+    /// ttyS1: the guest script's output.
+    output: &'a str,
+    /// QEMU's own stdout and stderr.
+    qemu_log: &'a str,
     timeout: u64,
-) -> Vec<TestResult> {
+}
+
+/// Turn one finished guest run into results.
+fn judge_run(name: &str, run: &Run, allow: &[String], kunit: bool) -> Vec<TestResult> {
+    let Run {
+        ending,
+        console,
+        output,
+        qemu_log,
+        timeout,
+    } = *run;
     let mut res = Vec::new();
     let exit = output
         .lines()
@@ -401,9 +411,14 @@ fn cmd_boot(o: &Opts) -> Result<bool, String> {
         ending,
         start.elapsed().as_secs_f64()
     );
-    let res = judge_run(
-        &name, &ending, &console, &output, &qemu_log, &o.allow, o.kunit, o.timeout,
-    );
+    let run = Run {
+        ending: &ending,
+        console: &console,
+        output: &output,
+        qemu_log: &qemu_log,
+        timeout: o.timeout,
+    };
+    let res = judge_run(&name, &run, &o.allow, o.kunit);
     let failed = res.iter().any(|r| r.status == Status::Fail);
     if failed {
         eprintln!("[spmlab] {name}: last console lines:");
@@ -681,6 +696,24 @@ mod tests {
         assert!(o.topology().unwrap_err().contains("unknown preset"));
     }
 
+    /// judge_run() of a run named "lab" with a 60 s timeout.
+    fn judge(
+        ending: &Ending,
+        console: &str,
+        output: &str,
+        qemu_log: &str,
+        kunit: bool,
+    ) -> Vec<TestResult> {
+        let run = Run {
+            ending,
+            console,
+            output,
+            qemu_log,
+            timeout: 60,
+        };
+        judge_run("lab", &run, &[], kunit)
+    }
+
     fn statuses(r: &[TestResult]) -> Vec<(String, Status)> {
         r.iter().map(|x| (x.name.clone(), x.status)).collect()
     }
@@ -688,15 +721,12 @@ mod tests {
     #[test]
     fn clean_run_passes() {
         let out = "TAP version 13\n1..1\nok 1 node1-present\nSPMLAB-EXIT 0\n";
-        let r = judge_run(
-            "lab",
+        let r = judge(
             &Ending::Exited(Some(0), None),
             "[ 0.1] boot\n",
             out,
             "",
-            &[],
             false,
-            60,
         );
         assert_eq!(
             statuses(&r),
@@ -711,7 +741,7 @@ mod tests {
     #[test]
     fn timeout_fails_even_with_passing_tap() {
         let out = "TAP version 13\n1..2\nok 1 a\n";
-        let r = judge_run("lab", &Ending::TimedOut, "", out, "", &[], false, 60);
+        let r = judge(&Ending::TimedOut, "", out, "", false);
         let failed: Vec<_> = r
             .iter()
             .filter(|x| x.status == Status::Fail)
@@ -724,16 +754,7 @@ mod tests {
     #[test]
     fn qemu_crash_fails() {
         let out = "TAP version 13\n1..1\nok 1 a\n";
-        let r = judge_run(
-            "lab",
-            &Ending::Exited(None, Some(11)),
-            "",
-            out,
-            "",
-            &[],
-            false,
-            60,
-        );
+        let r = judge(&Ending::Exited(None, Some(11)), "", out, "", false);
         assert_eq!(r[0].status, Status::Fail);
         assert!(r[0].detail.contains("signal 11"));
     }
@@ -742,16 +763,7 @@ mod tests {
     fn warn_on_console_fails_the_run() {
         let out = "TAP version 13\n1..1\nok 1 a\nSPMLAB-EXIT 0\n";
         let console = "[ 3.0] WARNING: CPU: 1 PID: 50 at mm/page_alloc.c:1 x\n";
-        let r = judge_run(
-            "lab",
-            &Ending::Exited(Some(0), None),
-            console,
-            out,
-            "",
-            &[],
-            false,
-            60,
-        );
+        let r = judge(&Ending::Exited(Some(0), None), console, out, "", false);
         let last = r.last().unwrap();
         assert_eq!(last.status, Status::Fail);
         assert!(last.detail.contains("console:1"));
@@ -759,15 +771,12 @@ mod tests {
 
     #[test]
     fn nonzero_script_exit_and_missing_tap_fail() {
-        let r = judge_run(
-            "lab",
+        let r = judge(
             &Ending::Exited(Some(0), None),
             "[ 0.1] x\n",
             "SPMLAB-EXIT 3\n",
             "",
-            &[],
             false,
-            60,
         );
         let failed: Vec<_> = r
             .iter()
@@ -775,16 +784,7 @@ mod tests {
             .map(|x| x.name.as_str())
             .collect();
         assert_eq!(failed, vec!["lab/tap-output", "lab/script-exit"]);
-        let r = judge_run(
-            "lab",
-            &Ending::Exited(Some(1), None),
-            "",
-            "",
-            "",
-            &[],
-            false,
-            60,
-        );
+        let r = judge(&Ending::Exited(Some(1), None), "", "", "", false);
         assert_eq!(
             r.last().unwrap().status,
             Status::Fail,
@@ -795,16 +795,7 @@ mod tests {
     #[test]
     fn missing_kunit_output_fails() {
         let out = "TAP version 13\n1..1\nok 1 a\nSPMLAB-EXIT 0\n";
-        let r = judge_run(
-            "lab",
-            &Ending::Exited(Some(0), None),
-            "no ktap",
-            out,
-            "",
-            &[],
-            true,
-            60,
-        );
+        let r = judge(&Ending::Exited(Some(0), None), "no ktap", out, "", true);
         assert!(r
             .iter()
             .any(|x| x.name == "kunit/results" && x.status == Status::Fail));
@@ -817,16 +808,7 @@ mod tests {
             [ 9.0]     KTAP version 1\n[ 9.0]     # Subtest: spm_alloc\n[ 9.0]     1..1\n\
             [ 9.1]     not ok 1 spm_zonelists\n[ 9.1] not ok 1 spm_alloc\n";
         let out = "TAP version 13\nok 1 a\n1..1\nSPMLAB-EXIT 0\n";
-        let r = judge_run(
-            "lab",
-            &Ending::Exited(Some(0), None),
-            console,
-            out,
-            "",
-            &[],
-            true,
-            60,
-        );
+        let r = judge(&Ending::Exited(Some(0), None), console, out, "", true);
         let k: Vec<_> = r.iter().filter(|x| x.name.starts_with("kunit/")).collect();
         assert_eq!(k.len(), 1, "{k:?}");
         assert_eq!(k[0].name, "kunit/rust_doctests_kernel");

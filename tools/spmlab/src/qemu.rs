@@ -129,7 +129,7 @@ impl Topology {
             ("CXL device", &self.cxl_mb),
         ] {
             for &s in sizes.iter() {
-                if s == 0 || (s * MIB) % BLOCK != 0 {
+                if s == 0 || !(s * MIB).is_multiple_of(BLOCK) {
                     return Err(TopologyError(format!(
                         "{what} size {s} MiB must be a positive multiple of {} MiB",
                         BLOCK / MIB

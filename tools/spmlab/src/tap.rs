@@ -137,8 +137,11 @@ fn indentation(line: &str) -> (usize, &str) {
     (col, rest)
 }
 
+/// A result line's directive: (keyword upper-cased, reason).
+type Directive = Option<(String, String)>;
+
 /// Parse `ok 3 - name # SKIP why` into (ok, number, name, directive).
-fn parse_result(s: &str) -> Option<(bool, Option<usize>, String, Option<(String, String)>)> {
+fn parse_result(s: &str) -> Option<(bool, Option<usize>, String, Directive)> {
     let (ok, rest) = if let Some(r) = s.strip_prefix("not ok") {
         (false, r)
     } else if let Some(r) = s.strip_prefix("ok") {

@@ -1,13 +1,16 @@
 //! `spmlab-probe`: runs inside lab guests and reports where memory landed.
 //!
 //! ```text
-//! spmlab-probe alloc MIB [--bind NODE] [--interleave NODES]
+//! spmlab-probe alloc MIB [--bind NODE | --interleave NODES | --move-to NODE]
 //! ```
 //! maps MIB of anonymous memory, optionally applies an `mbind(2)` policy,
 //! touches every page, asks `move_pages(2)` which node holds each page and
 //! prints `pages=N node0=N node1=N ... errors=N`. It exits non-zero when the
 //! kernel refuses the policy (printing the errno), so tests can assert both
-//! placements and refusals.
+//! placements and refusals. With `--move-to`, it first asks `move_pages(2)`
+//! to move every page to NODE and prints that call's per-page outcome
+//! (`moved: ...`, negative errnos counted as `errN=count`) before the
+//! placement line.
 
 use std::process::ExitCode;
 
@@ -77,7 +80,23 @@ fn histogram(status: &[i32]) -> String {
     out
 }
 
-fn alloc(mib: usize, policy: Option<(i64, u64)>) -> Result<String, String> {
+/// Per-page outcomes of a move: node numbers, or negative errnos.
+fn outcome(status: &[i32]) -> String {
+    let mut out = histogram(status);
+    let mut errs: Vec<(i32, usize)> = Vec::new();
+    for &s in status.iter().filter(|&&s| s < 0) {
+        match errs.iter_mut().find(|(e, _)| *e == s) {
+            Some((_, c)) => *c += 1,
+            None => errs.push((s, 1)),
+        }
+    }
+    for (e, c) in errs {
+        out.push_str(&format!(" err{}={c}", -e));
+    }
+    out
+}
+
+fn alloc(mib: usize, policy: Option<(i64, u64)>, move_to: Option<i32>) -> Result<String, String> {
     let len = mib << 20;
     // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
     let p = unsafe {
@@ -125,6 +144,29 @@ fn alloc(mib: usize, policy: Option<(i64, u64)>) -> Result<String, String> {
             addrs.push(a);
         }
     }
+    let mut moved = String::new();
+    if let Some(node) = move_to {
+        let nodes = vec![node; pages];
+        let mut st = vec![0i32; pages];
+        // SAFETY: `addrs`, `nodes` and `st` each have one slot per page; the
+        // pages are ours (pid 0 is the calling process).
+        let r = unsafe {
+            syscall(
+                SYS_MOVE_PAGES,
+                0i32,
+                pages as u64,
+                addrs.as_ptr(),
+                nodes.as_ptr(),
+                st.as_mut_ptr(),
+                0i32,
+            )
+        };
+        moved = if r < 0 {
+            format!("moved: call failed errno {}\n", errno())
+        } else {
+            format!("moved: {}\n", outcome(&st))
+        };
+    }
     let mut status = vec![-1i32; pages];
     // SAFETY: with nodes == NULL, move_pages only reports each page's node
     // into `status`, which has one slot per address.
@@ -145,7 +187,7 @@ fn alloc(mib: usize, policy: Option<(i64, u64)>) -> Result<String, String> {
     if r < 0 {
         return Err(format!("move_pages: errno {e}"));
     }
-    Ok(histogram(&status))
+    Ok(format!("{moved}{}", histogram(&status)))
 }
 
 fn run(args: &[String]) -> Result<String, String> {
@@ -155,15 +197,24 @@ fn run(args: &[String]) -> Result<String, String> {
             if mib == 0 || mib > 1 << 16 {
                 return Err(format!("size {mib} MiB out of range"));
             }
-            let policy = match rest {
-                [] => None,
-                [f, n] if f == "--bind" => Some((MPOL_BIND, mask_of(&parse_nodes(n)?))),
-                [f, n] if f == "--interleave" => Some((MPOL_INTERLEAVE, mask_of(&parse_nodes(n)?))),
+            let (policy, move_to) = match rest {
+                [] => (None, None),
+                [f, n] if f == "--bind" => (Some((MPOL_BIND, mask_of(&parse_nodes(n)?))), None),
+                [f, n] if f == "--interleave" => {
+                    (Some((MPOL_INTERLEAVE, mask_of(&parse_nodes(n)?))), None)
+                }
+                [f, n] if f == "--move-to" => {
+                    let node: i32 = n.parse().map_err(|_| format!("bad node '{n}'"))?;
+                    (None, Some(node))
+                }
                 _ => return Err(format!("unknown arguments {rest:?}")),
             };
-            alloc(mib, policy)
+            alloc(mib, policy, move_to)
         }
-        _ => Err("usage: spmlab-probe alloc MIB [--bind NODES | --interleave NODES]".into()),
+        _ => Err(
+            "usage: spmlab-probe alloc MIB [--bind NODES | --interleave NODES | --move-to NODE]"
+                .into(),
+        ),
     }
 }
 
@@ -205,9 +256,17 @@ mod tests {
     #[test]
     fn local_allocation_is_reported() {
         // On the host: every page lands on some node, none is an error.
-        let s = alloc(1, None).unwrap();
+        let s = alloc(1, None, None).unwrap();
         assert!(s.starts_with("pages=256 node"), "{s}");
         assert!(s.ends_with("errors=0"), "{s}");
+    }
+
+    #[test]
+    fn move_outcomes_count_errnos() {
+        assert_eq!(
+            outcome(&[0, -19, -19, -14]),
+            "pages=4 node0=1 errors=3 err19=2 err14=1"
+        );
     }
 
     #[test]
