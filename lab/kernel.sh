@@ -19,6 +19,10 @@ if [ $# -ge 2 ] && [ "$1" != -- ]; then src=$1 obj=$2; shift 2; fi
 [ "${1:-}" = -- ] && shift
 logs=$top/build/logs
 mkdir -p "$logs" "$obj"
+# One set of logs per object directory: build/obj logs as build.log, others
+# (bisect-check) under their directory's name.
+tag=
+[ "$obj" = "$top/build/obj" ] || tag="$(basename "$obj")-"
 frag="$top/lab/kconfig/lab.config"
 extra_frags=${SPM_KCONFIG_EXTRA:-}
 
@@ -51,7 +55,7 @@ kmake() {
 logged() {
 	name=$1
 	shift
-	log="$logs/$name.log"
+	log="$logs/$tag$name.log"
 	if ! kmake "$@" >"$log" 2>&1; then
 		printf '[kernel] failed: make -C %s O=%s LLVM=%s %s\n' "$src" "$obj" "$LLVM_SUFFIX" "$*" >&2
 		grep -n -E 'error:|Error [0-9]|undefined reference|^make.*\*\*\*' "$log" | head -n 15 >&2 || true
@@ -122,7 +126,7 @@ cmd_config() {
 cmd_build() {
 	cmd_config
 	start=$(date +%s)
-	say "building bzImage and modules in $obj (log: $logs/build.log)"
+	say "building bzImage and modules in $obj (log: $logs/${tag}build.log)"
 	logged build bzImage modules
 	say "built $(cat "$obj/include/config/kernel.release") in $(($(date +%s) - start)) s"
 }

@@ -59,7 +59,12 @@ make_base() {
 		git config user.name "${SPM_GIT_NAME:-SPM developer}"
 		git config user.email "${SPM_GIT_EMAIL:-spm-dev@localhost}"
 		fixed_env
-		git add -A
+		# The whole pristine tree, dotfiles included: Debian's .gitignore
+		# ignores every dotfile (".*"), which would leave .gitattributes
+		# (diff drivers, hence the patches' hunk headers), .rustfmt.toml
+		# and the .gitignore files out of the base, and `make tree` would
+		# then clean them away.
+		git add -A -f
 		git commit -q -m "Linux $LINUX_UPSTREAM_VERSION (Debian linux-source-6.12 $LINUX_SOURCE_VERSION)"
 		git tag "$base_tag"
 	)

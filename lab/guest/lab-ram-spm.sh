@@ -18,11 +18,16 @@ ok "node_in_list 1 \"\$(cat /sys/devices/system/node/has_spm)\"" "node 1 is in h
 ok "! node_in_list 1 \"\$(cat /sys/devices/system/node/has_memory)\"" "node 1 is not in has_memory"
 
 sysram_kb=$(node_meminfo 0 MemTotal)
+# The overcommit heuristic measures SysRAM only: a private mapping larger
+# than SysRAM (though smaller than SysRAM + SPM) is refused up front.
+big_mb=$((sysram_kb / 1024 + 256))
+r=$("$PROBE" alloc "$big_mb" 2>&1)
+is "$r" "spmlab-probe: mmap: errno 12" "overcommit: a ${big_mb} MiB mapping (SysRAM + 256 MiB) is refused"
 free_before=$(node_meminfo 1 MemFree)
 hog_mb=$((sysram_kb * 3 / 2 / 1024))
 diag "memory hog: ${hog_mb} MiB against ${sysram_kb} kB of SysRAM"
-# Overcommit's heuristic would refuse the mapping up front (it counts all
-# online memory, SPM included); the hog is meant to reach the OOM killer.
+# Overcommit's heuristic would refuse the mapping up front; the hog is
+# meant to reach the OOM killer.
 echo 1 >/proc/sys/vm/overcommit_memory
 "$PROBE" alloc "$hog_mb" >/tmp/hog.out 2>&1
 rc=$?

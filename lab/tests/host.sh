@@ -14,6 +14,18 @@ else
 	rec FAIL tree-matches-patches "$(tail -n 3 "$t/out" | tr '\n' ' ')"
 fi
 
+# `make tree` on a tree with nothing unexported resets it to base + series;
+# the export of the reset tree is still exactly patches/.
+if sh "$top/lab/tree.sh" check >/dev/null 2>&1; then
+	if sh "$top/lab/tree.sh" create >"$t/out" 2>&1 && sh "$top/lab/tree.sh" check >>"$t/out" 2>&1; then
+		rec PASS tree-reset-exports-identically
+	else
+		rec FAIL tree-reset-exports-identically "$(grep -v '^\[tree\] \(resetting\|applied\)' "$t/out" | head -n 3 | tr '\n' ' ')"
+	fi
+else
+	rec SKIP tree-reset-exports-identically "the tree holds unexported work"
+fi
+
 # export-check notices an edit to a tracked file, then a new file.
 f=$ksrc/mm/Makefile
 cp "$f" "$t/saved"
