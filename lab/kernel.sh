@@ -111,8 +111,8 @@ verify_config() {
 
 cmd_config() {
 	stamp="$obj/.spmlab-config"
-	want=$(cat "$frag" $extra_frags | sha256sum | cut -d' ' -f1)
-	if [ -f "$obj/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+	hash=$(cat "$frag" $extra_frags | sha256sum | cut -d' ' -f1)
+	if [ -f "$obj/.config" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then
 		return 0
 	fi
 	say "configuring: allnoconfig + lab/kconfig/lab.config${extra_frags:+ + $extra_frags} ($obj)"
@@ -120,7 +120,7 @@ cmd_config() {
 	logged config KCONFIG_ALLCONFIG="$obj/.spmlab.allconfig" allnoconfig
 	verify_config
 	logged rustavailable rustavailable
-	echo "$want" >"$stamp"
+	echo "$hash" >"$stamp"
 }
 
 cmd_build() {

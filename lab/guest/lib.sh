@@ -143,11 +143,17 @@ lab_bring_up_all() {
 	lab_wait "ls -d $CXL/endpoint* " 30 || true
 	[ "$(cxl_memdev_count)" -gt 0 ] && SPM=1 cxl_create_ram_regions >/dev/null
 	lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
-	# CXL memory comes up as SPM nodes: nothing but GFP_SPM_NODE
-	# allocations can land there, so it is safe to online.
+	# CXL memory comes up as SPM nodes, and so does every node that
+	# spm_nodes= registered at boot: nothing but GFP_SPM_NODE allocations
+	# can land there, so it is safe to online.
+	boot_spm=$(sed -n 's/.*spm_nodes=\([^ ]*\).*/\1/p' /proc/cmdline)
 	for d in /sys/bus/dax/devices/dax*; do
-		[ "$(cat "$d/spm_node" 2>/dev/null)" = 1 ] || continue
-		node_online_blocks "$(cat "$d/target_node")" online_kernel >/dev/null
+		[ -e "$d" ] || continue
+		node=$(cat "$d/target_node")
+		if [ "$(cat "$d/spm_node" 2>/dev/null)" = 1 ] ||
+			{ [ -n "$boot_spm" ] && node_in_list "$node" "$boot_spm"; }; then
+			node_online_blocks "$node" online_kernel >/dev/null
+		fi
 	done
 }
 
