@@ -146,48 +146,44 @@ fn alloc(mib: usize, policy: Option<(i64, u64)>, move_to: Option<i32>) -> Result
     }
     let mut moved = String::new();
     if let Some(node) = move_to {
-        let nodes = vec![node; pages];
-        let mut st = vec![0i32; pages];
-        // SAFETY: `addrs`, `nodes` and `st` each have one slot per page; the
-        // pages are ours (pid 0 is the calling process).
-        let r = unsafe {
-            syscall(
-                SYS_MOVE_PAGES,
-                0i32,
-                pages as u64,
-                addrs.as_ptr(),
-                nodes.as_ptr(),
-                st.as_mut_ptr(),
-                0i32,
-            )
-        };
-        moved = if r < 0 {
-            format!("moved: call failed errno {}\n", errno())
-        } else {
-            format!("moved: {}\n", outcome(&st))
+        moved = match move_pages(&addrs, Some(&vec![node; pages])) {
+            Ok(st) => format!("moved: {}\n", outcome(&st)),
+            Err(e) => format!("moved: call failed errno {e}\n"),
         };
     }
-    let mut status = vec![-1i32; pages];
-    // SAFETY: with nodes == NULL, move_pages only reports each page's node
-    // into `status`, which has one slot per address.
+    let status = move_pages(&addrs, None);
+    // SAFETY: unmapping our own mapping; `addrs` is not used afterwards.
+    unsafe { munmap(p, len) };
+    let status = status.map_err(|e| format!("move_pages: errno {e}"))?;
+    Ok(format!("{moved}{}", histogram(&status)))
+}
+
+/// `move_pages(2)` on our own pages: with `nodes`, move each page to its
+/// node; without, only ask where each page is. Returns the per-page status
+/// (a node, or a negative errno), or the call's errno.
+fn move_pages(addrs: &[*mut u8], nodes: Option<&[i32]>) -> Result<Vec<i32>, i32> {
+    if let Some(n) = nodes {
+        assert_eq!(n.len(), addrs.len());
+    }
+    let mut status = vec![-1i32; addrs.len()];
+    // SAFETY: `addrs`, `status` and (when given) `nodes` have one slot per
+    // page; pid 0 is the calling process, whose pages these are.
     let r = unsafe {
         syscall(
             SYS_MOVE_PAGES,
             0i32,
-            pages as u64,
+            addrs.len() as u64,
             addrs.as_ptr(),
-            std::ptr::null::<i32>(),
+            nodes.map_or(std::ptr::null(), |n| n.as_ptr()),
             status.as_mut_ptr(),
             0i32,
         )
     };
-    let e = errno();
-    // SAFETY: unmapping our own mapping; `addrs` is not used afterwards.
-    unsafe { munmap(p, len) };
     if r < 0 {
-        return Err(format!("move_pages: errno {e}"));
+        Err(errno())
+    } else {
+        Ok(status)
     }
-    Ok(format!("{moved}{}", histogram(&status)))
 }
 
 fn run(args: &[String]) -> Result<String, String> {
