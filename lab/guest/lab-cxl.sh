@@ -97,6 +97,13 @@ r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 16" 2>&1)
 is "$r" "pages=4096 node0=4096 errors=0" "cpuset: a task whose cpuset lists SPM nodes allocates from SysRAM"
 r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 4 --bind $want" 2>&1)
 is "$r" "spmlab-probe: mbind: errno 22" "cpuset: mbind to an SPM node in the task's cpuset is still EINVAL"
+# The strong case: a cpuset that lists nothing but an SPM node. Were the
+# node ordinary memory, its tasks would be confined to it; as an SPM node
+# it gives them no SysRAM, so they keep the parent's SysRAM.
+ok "echo $want >$cg/cpuset.mems" "cpuset: cpuset.mems may list only an SPM node"
+is "$(cat $cg/cpuset.mems.sysram)" "" "cpuset: such a cpuset has no SysRAM of its own"
+r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 1" 2>&1)
+is "$r" "pages=256 node0=256 errors=0" "cpuset: its tasks still allocate from SysRAM, never from the SPM node"
 rmdir $cg
 
 r=$("$PROBE" alloc 32)
