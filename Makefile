@@ -3,7 +3,7 @@
 #   make run     build the patched kernel, boot it on emulated CXL memory, show the nodes
 #   make check   every test suite; ends with "N passed, N failed"
 #
-# Developer targets: setup tree export export-check build shell vng ksft bisect-check clean help.
+# Developer targets: setup tree export export-check build shell vng ksft bisect-check bench clean help.
 # Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), SPMLAB_ARGS
 # (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), JOBS.
 
@@ -25,12 +25,12 @@ SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
-	bisect-check \
+	bisect-check bench bench-module \
 	check-host check-guest
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "developer targets: setup tree export export-check build shell vng ksft bisect-check clean"
+	@echo "developer targets: setup tree export export-check build shell vng ksft bisect-check bench clean"
 
 setup:
 	@sh lab/setup.sh
@@ -90,8 +90,18 @@ vng: build
 	@PATH=$(BUILD)/venv/bin:$$PATH vng --disable-kvm -r $(KIMAGE) --memory 2G --cpus 2 \
 		$(if $(CMD),-- '$(CMD)')
 
+# The allocator and fault-path benchmark: unpatched base against the series,
+# both under QEMU -icount; prints a table and a "bench: ..." line (not in check).
+bench: setup tools $(KSRC)/.git
+	@sh lab/bench.sh run
+
+# The benchmark module and fault benchmark for the lab kernel (check runs
+# them once with tiny counts so that they cannot rot).
+bench-module: kernel
+	@sh lab/bench.sh module $(KSRC) $(KOBJ) $(BUILD)/bench-lab
+
 # Every suite runs even when an earlier one failed; the summary decides.
-check: build ksft
+check: build ksft bench-module
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) -s check-host check-guest || true
 	@$(SPMLAB) summary --results $(RESULTS)
@@ -115,6 +125,11 @@ check-guest:
 	@echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset plain)"
 	@$(BOOT) --name lab-bootparam --preset plain --append spm_nodes=0,7 --script lab/guest/lab-bootparam.sh \
 		--timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: benchmark module and fault benchmark, tiny counts (preset ram)"
+	@$(BOOT) --name bench-smoke --preset ram --script lab/guest/bench.sh \
+		--arg kmod=$(BUILD)/bench-lab/spm_bench.ko --arg fault=$(BUILD)/bench-lab/spm_fault \
+		--arg iters0=64 --arg iters9=8 --arg reps=1 --arg fmib=2 --arg freps=1 \
+		--timeout 240 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
@@ -127,4 +142,4 @@ bisect-check: setup $(KSRC)/.git
 
 clean:
 	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target \
-		$(BUILD)/bisect-obj $(BUILD)/bisect-obj-off
+		$(BUILD)/bisect-obj $(BUILD)/bisect-obj-off $(BUILD)/bench $(BUILD)/bench-lab

@@ -14,6 +14,7 @@
 //! ```
 //! Results go to `<results>/<NAME>.tsv` (default `build/results`).
 
+mod bench;
 mod console;
 mod qemu;
 mod results;
@@ -37,6 +38,8 @@ commands:
   record NAME PASS|FAIL|SKIP TEST [DETAIL]   record one result in suite NAME
   summary                                print all recorded results and 'N passed, N failed'
   presets                                list topology presets
+  bench-report --base LOG --spm LOG --size-base F --size-spm F --out DIR
+                                         `make bench`'s tables, plot and summary line
   validate                               check the topology options (no kernel needed)
 options (boot, shell, qemu-cmd):
   --kernel PATH      kernel image (default build/obj/arch/x86/boot/bzImage)
@@ -582,6 +585,16 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS
+        };
+    }
+    if argv[0] == "bench-report" {
+        return match bench::cmd(&argv[1..]) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("spmlab: {e}");
+                ExitCode::from(2)
+            }
         };
     }
     let o = match parse_opts(&argv) {
