@@ -42,12 +42,22 @@ bench_module() {
 		return
 	fi
 	rmmod spm_bench
-	dmesg | sed -n 's/.*spm_bench: //p' >/tmp/bench.out
+	dmesg | sed -n 's/.*spm_bench: \(row=\|sizeof \|done \)/\1/p' >/tmp/bench.out
 	sed "s/^/# bench $state /" /tmp/bench.out
 	done=$(sed -n 's/^done rows=\([0-9]*\) failed=\([0-9]*\)$/\1 \2/p' /tmp/bench.out)
 	set -- $done
 	cmp_ge "${1:-0}" 5 "$state: spm_bench measured its rows"
 	is "${2:-x}" 0 "$state: no spm_bench row failed"
+	is "$(grep -c 'total_ns=0 ' /tmp/bench.out)" 0 "$state: every row took measurable time"
+	# Where the pages landed: GFP_SPM_NODE rows on SPM node 1, every
+	# other row on SysRAM node 0.
+	is "$(grep '^row=' /tmp/bench.out | grep -v -- '-spmnode-' | grep -vc ' node=0$')" 0 \
+		"$state: default and SysRAM allocations landed on node 0"
+	if [ "$state" = spm ] && [ "$spm_kernel" = 1 ]; then
+		is "$(grep -- '-spmnode-' /tmp/bench.out | grep -c ' node=1$')" \
+			"$(grep -c -- '-spmnode-' /tmp/bench.out)" "$state: GFP_SPM_NODE allocations landed on node 1"
+		cmp_ge "$(grep -c -- '-spmnode-' /tmp/bench.out)" 3 "$state: GFP_SPM_NODE rows were measured"
+	fi
 }
 
 bench_fault() {
