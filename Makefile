@@ -25,7 +25,7 @@ SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
-	bisect-check bench bench-module \
+	bisect-check bench bench-module examples \
 	check-host check-guest
 
 help:
@@ -100,8 +100,15 @@ bench: setup tools $(KSRC)/.git
 bench-module: kernel
 	@sh lab/bench.sh module $(KSRC) $(KOBJ) $(BUILD)/bench-lab
 
+# The out-of-tree example drivers (drivers/), built against the lab tree the
+# way a vendor builds them.
+examples: kernel
+	@for d in drivers/*/; do \
+		sh lab/extmod.sh $$d $(BUILD)/examples/$$(basename $$d) || exit 1; \
+	done
+
 # Every suite runs even when an earlier one failed; the summary decides.
-check: build ksft bench-module
+check: build ksft bench-module examples
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(MAKE) -s check-host check-guest || true
 	@$(SPMLAB) summary --results $(RESULTS)
@@ -130,6 +137,9 @@ check-guest:
 		--arg kmod=$(BUILD)/bench-lab/spm_bench.ko --arg fault=$(BUILD)/bench-lab/spm_fault \
 		--arg iters0=64 --arg iters9=8 --arg reps=1 --arg fmib=2 --arg freps=1 \
 		--timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: out-of-tree example drivers (preset cxl)"
+	@$(BOOT) --name examples --preset cxl --script lab/guest/examples.sh --arg dir=$(BUILD)/examples \
+		--timeout 240 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
@@ -142,4 +152,4 @@ bisect-check: setup $(KSRC)/.git
 
 clean:
 	rm -rf $(KOBJ) $(KSFT) $(BUILD)/runs $(RESULTS) $(BUILD)/logs tools/spmlab/target \
-		$(BUILD)/bisect-obj $(BUILD)/bisect-obj-off $(BUILD)/bench $(BUILD)/bench-lab
+		$(BUILD)/bisect-obj $(BUILD)/bisect-obj-off $(BUILD)/bench $(BUILD)/bench-lab $(BUILD)/examples

@@ -25,18 +25,8 @@ die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 cmd_module() {
 	[ $# = 3 ] || die "usage: $0 module SRC OBJ DEST"
 	src=$1 obj=$2 dest=$3
-	[ -f "$obj/Module.symvers" ] || die "no built kernel in $obj"
-	mkdir -p "$dest"
-	cp "$top/bench/kmod/spm_bench.c" "$top/bench/kmod/Kbuild" "$dest/"
-	log=$dest/build.log
-	if ! sh "$top/lab/kernel.sh" make "$src" "$obj" -- M="$dest" modules >"$log" 2>&1; then
-		tail -n 20 "$log" >&2
-		die "building spm_bench against $obj failed (log: $log)"
-	fi
-	if grep -q 'warning:' "$log"; then
-		grep 'warning:' "$log" >&2
-		die "spm_bench built with warnings (log: $log)"
-	fi
+	sh "$top/lab/extmod.sh" "$top/bench/kmod" "$dest" "$src" "$obj" ||
+		die "building spm_bench against $obj failed"
 	gcc -O2 -Wall -Wextra -Werror -static -o "$dest/spm_fault" "$top/bench/fault/spm_fault.c" ||
 		die "building spm_fault failed"
 }
