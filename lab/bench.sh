@@ -44,7 +44,23 @@ build_kernel() {
 		git -C "$src" checkout -q --detach spm-base
 		lenient=1
 	else
-		src=$ksrc
+		# Exactly the exported series: patches/series applied to the base
+		# (not whatever is being edited in build/linux).
+		src=$out/spm-src
+		stamp=$(cat "$top/patches/series" "$top"/patches/0*.patch | sha256sum | cut -c1-16)
+		if [ ! -d "$src" ]; then
+			git -C "$ksrc" worktree add -q --detach "$src" spm-base ||
+				die "cannot make a worktree of the base"
+		fi
+		if [ "$(cat "$out/spm-src.stamp" 2>/dev/null)" != "$stamp" ]; then
+			git -C "$src" checkout -q --detach spm-base
+			for p in $(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/patches/series"); do
+				git -C "$src" -c user.name=spmlab -c user.email=spmlab@localhost \
+					am -q --keep-cr "$top/patches/$p" >/dev/null 2>&1 ||
+					{ git -C "$src" am --abort >/dev/null 2>&1; die "$p does not apply"; }
+			done
+			echo "$stamp" >"$out/spm-src.stamp"
+		fi
 		lenient=0
 	fi
 	start=$(date +%s)

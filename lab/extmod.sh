@@ -15,7 +15,7 @@ rm -rf "$dest"
 mkdir -p "$dest"
 cp -r "$dir"/. "$dest/"
 log=$dest/build.log
-if ! sh "$top/lab/kernel.sh" make "$src" "$obj" -- M="$dest" modules >"$log" 2>&1; then
+if ! sh "$top/lab/kernel.sh" extmod "$src" "$obj" -- M="$dest" modules >"$log" 2>&1; then
 	grep -E 'error|warning' "$log" | head -n 20 >&2 || tail -n 20 "$log" >&2
 	echo "[extmod] building $name against $obj failed (log: $log)" >&2
 	exit 1

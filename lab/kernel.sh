@@ -4,6 +4,8 @@
 #   lab/kernel.sh config [SRC OBJ]   allnoconfig + lab/kconfig/*.config, verified
 #   lab/kernel.sh build  [SRC OBJ]   bzImage + modules (config first when needed)
 #   lab/kernel.sh make   [SRC OBJ] -- ARGS   any kbuild target with the lab's flags
+#   lab/kernel.sh extmod [SRC OBJ] -- ARGS   kbuild in an already configured and built
+#                                            tree (M= modules), never reconfiguring it
 #
 # SRC defaults to build/linux (the patched tree), OBJ to build/obj.
 # Output goes to build/logs/; a failure prints the command and its last lines.
@@ -135,5 +137,9 @@ case "$cmd" in
 config) cmd_config ;;
 build) cmd_build ;;
 make) cmd_config && kmake "$@" ;;
-*) die "usage: $0 config|build|make [SRC OBJ] [-- ARGS]" ;;
+extmod)
+	[ -f "$obj/.config" ] && [ -f "$obj/Module.symvers" ] || die "no built kernel in $obj"
+	kmake "$@"
+	;;
+*) die "usage: $0 config|build|make|extmod [SRC OBJ] [-- ARGS]" ;;
 esac

@@ -186,8 +186,41 @@ fn move_pages(addrs: &[*mut u8], nodes: Option<&[i32]>) -> Result<Vec<i32>, i32>
     }
 }
 
+/// The errno names the lab's tests compare against.
+fn errno_name(e: i32) -> String {
+    let name = match e {
+        1 => "EPERM",
+        2 => "ENOENT",
+        5 => "EIO",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        19 => "ENODEV",
+        22 => "EINVAL",
+        28 => "ENOSPC",
+        95 => "EOPNOTSUPP",
+        _ => return format!("errno {e}"),
+    };
+    name.to_string()
+}
+
+/// One write(2) of `value` to `path` (a sysfs file, say): "ok" or the errno's name.
+fn write_file(path: &str, value: &str) -> String {
+    use std::io::Write;
+    let r = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write(value.as_bytes()).map(|_| ()));
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => e.raw_os_error().map_or_else(|| e.to_string(), errno_name),
+    }
+}
+
 fn run(args: &[String]) -> Result<String, String> {
     match args {
+        [cmd, path, value] if cmd == "write" => Ok(write_file(path, value)),
         [cmd, mib, rest @ ..] if cmd == "alloc" => {
             let mib: usize = mib.parse().map_err(|_| format!("bad size '{mib}'"))?;
             if mib == 0 || mib > 1 << 16 {
@@ -208,7 +241,8 @@ fn run(args: &[String]) -> Result<String, String> {
             alloc(mib, policy, move_to)
         }
         _ => Err(
-            "usage: spmlab-probe alloc MIB [--bind NODES | --interleave NODES | --move-to NODE]"
+            "usage: spmlab-probe alloc MIB [--bind NODES | --interleave NODES | --move-to NODE]\n       \
+             spmlab-probe write PATH VALUE"
                 .into(),
         ),
     }
@@ -263,6 +297,23 @@ mod tests {
             outcome(&[0, -19, -19, -14]),
             "pages=4 node0=1 errors=3 err19=2 err14=1"
         );
+    }
+
+    #[test]
+    fn write_reports_errno_names() {
+        let dir = std::env::temp_dir().join(format!("spmlab-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        std::fs::write(&f, "").unwrap();
+        assert_eq!(write_file(f.to_str().unwrap(), "x"), "ok");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x");
+        assert_eq!(
+            write_file(dir.join("none/x").to_str().unwrap(), "x"),
+            "ENOENT"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(errno_name(16), "EBUSY");
+        assert_eq!(errno_name(999), "errno 999");
     }
 
     #[test]

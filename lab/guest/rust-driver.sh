@@ -1,0 +1,110 @@
+#!/bin/sh
+# The Rust dax_spm driver (drivers/dax/dax_spm.rs), preset cxl-ram: node 1 is
+# RAM-backed soft-reserved memory, node 2 an emulated CXL device.
+#
+#  - dax_spm takes the CXL device (named in new_id, after kmem lets go of it),
+#    serves allocations, refuses to unbind while pages are out, and unbinds;
+#    CYCLES times, with the node's free pages back at their starting count in
+#    every cycle and its memory gone after every unbind;
+#  - bad input: binding a device that kmem holds, a node that already has
+#    SysRAM, malformed writes, unknown devices;
+#  - unloading the driver while pages are out frees them and tears down.
+# Args: ko=PATH (dax_spm.ko), cycles=N.
+. "$SPMLAB_TOP/lab/guest/tap.sh"
+. "$SPMLAB_TOP/lab/guest/lib.sh"
+
+ko= cycles=20
+for a in "$@"; do
+	case "$a" in
+	ko=*) ko=${a#ko=} ;;
+	cycles=*) cycles=${a#cycles=} ;;
+	*) diag "unknown argument '$a'" && exit 1 ;;
+	esac
+done
+DRV=/sys/bus/dax/drivers/dax_spm
+KMEM=/sys/bus/dax/drivers/kmem
+has_spm() { cat /sys/devices/system/node/has_spm; }
+blocks() { set -- $(node_blocks "$1"); echo $(($1 + $2)); }
+# Write $1 to file $2 with one write(2): prints "ok" or the errno's name.
+try_write() { "$PROBE" write "$2" "$1"; }
+
+lab_wait "ls -d $CXL/endpoint*" 50 || true
+is "$(cxl_create_ram_regions | grep -c region)" 1 "a RAM region on the CXL device"
+lab_wait "[ \$(ls -d /sys/bus/dax/devices/dax* | wc -l) -ge 2 ]" 50 || true
+ram=$(dax_devices | awk '$2 == 1 {print $1; exit}')
+cxl=$(dax_devices | awk '$2 == 2 {print $1; exit}')
+ok "[ -n '$ram' ] && [ -n '$cxl' ]" "dax devices on node 1 (RAM-backed: $ram) and node 2 (CXL: $cxl)"
+warns0=$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')
+
+ok "insmod $ko" "dax_spm loads"
+ok "[ -w $DRV/new_id ] && [ -w $DRV/bind ] && [ -w $DRV/unbind ]" "dax_spm has new_id, bind and unbind"
+is "$(basename "$(readlink /sys/bus/dax/devices/$cxl/driver)")" kmem "kmem holds $cxl at first"
+ok "echo $cxl >$DRV/new_id" "new_id names $cxl"
+is "$(basename "$(readlink /sys/bus/dax/devices/$cxl/driver)")" kmem "new_id does not take a device kmem holds"
+is "$(try_write "$cxl" $DRV/bind)" EBUSY "bind refuses a device in use (EBUSY)"
+ok "echo $cxl >$KMEM/unbind" "kmem lets go of $cxl"
+
+# One bind .. unbind cycle; diagnostics say what went wrong.
+cycle_ok=0
+free0=
+for i in $(seq 1 "$cycles"); do
+	d=/sys/bus/dax/devices/$cxl
+	bad=
+	r=$(try_write "$cxl" $DRV/bind)
+	[ "$r" = ok ] || bad="$bad bind=$r"
+	[ "$(has_spm)" = 2 ] || bad="$bad has_spm=$(has_spm)"
+	[ "$(cat $d/spm_nid 2>/dev/null)" = 2 ] || bad="$bad spm_nid"
+	free=$(cat $d/spm_pages_free 2>/dev/null)
+	[ -n "$free0" ] || free0=$free
+	[ "$free" = "$free0" ] || bad="$bad free-at-bind=$free/$free0"
+	r=$(try_write 256 $d/spm_consumer_pages)
+	[ "$r" = ok ] || bad="$bad alloc=$r"
+	[ "$(cat $d/spm_pages_in_use)" = 256 ] || bad="$bad in_use=$(cat $d/spm_pages_in_use)"
+	[ "$(cat $d/spm_consumer_pages)" = 256 ] || bad="$bad consumer"
+	[ "$(cat $d/spm_pages_free)" -le $((free0 - 256)) ] || bad="$bad free-while-held"
+	[ "$(try_write "$cxl" $DRV/unbind)" = EBUSY ] || bad="$bad unbind-not-refused"
+	[ "$(basename "$(readlink $d/driver)")" = dax_spm ] || bad="$bad lost-driver"
+	r=$(try_write 0 $d/spm_consumer_pages)
+	[ "$r" = ok ] || bad="$bad free=$r"
+	[ "$(cat $d/spm_pages_in_use)" = 0 ] || bad="$bad in_use-after-free"
+	[ "$(cat $d/spm_pages_free)" = "$free0" ] || bad="$bad free-after=$(cat $d/spm_pages_free)/$free0"
+	r=$(try_write "$cxl" $DRV/unbind)
+	[ "$r" = ok ] || bad="$bad unbind=$r"
+	[ -z "$(has_spm)" ] || bad="$bad has_spm-after=$(has_spm)"
+	[ "$(blocks 2)" = 0 ] || bad="$bad blocks-left=$(blocks 2)"
+	if [ -z "$bad" ]; then cycle_ok=$((cycle_ok + 1)); else diag "cycle $i:$bad"; fi
+done
+is "$cycle_ok" "$cycles" "$cycles bind/allocate/refused-unbind/free/unbind cycles, free pages back to $free0 each time"
+cmp_ge "${free0:-0}" 100000 "the node's free pages at bind cover the 512 MiB device"
+
+# Bad input, with the device bound.
+echo "$cxl" >$DRV/bind
+d=/sys/bus/dax/devices/$cxl
+is "$(try_write abc $d/spm_consumer_pages)" EINVAL "spm_consumer_pages refuses 'abc'"
+is "$(try_write -1 $d/spm_consumer_pages)" EINVAL "spm_consumer_pages refuses '-1'"
+is "$(try_write 99999999999 $d/spm_consumer_pages)" ENOMEM \
+	"spm_consumer_pages refuses more than the node holds (ENOMEM)"
+is "$(cat $d/spm_pages_in_use)" 0 "a failed allocation leaves nothing in use"
+is "$(try_write 1 $d/spm_pages_in_use)" EACCES "spm_pages_in_use is read-only"
+is "$(try_write dax9.9 $DRV/bind)" ENODEV "bind of an unknown device: ENODEV"
+is "$(try_write "$ram" $DRV/unbind)" ENODEV "unbind of a device dax_spm does not hold: ENODEV"
+
+# A node that already has SysRAM cannot become an SPM node.
+ok "[ \$(node_online_blocks 1 online_movable) -ge 1 ]" "node 1's memory onlined as SysRAM through kmem"
+echo "$ram" >$KMEM/unbind 2>/dev/null
+echo "$ram" >$DRV/new_id
+ok "[ ! -e /sys/bus/dax/devices/$ram/driver ]" "new_id: dax_spm's probe refused $ram"
+is "$(try_write "$ram" $DRV/bind)" EBUSY "dax_spm refuses a node that has SysRAM (EBUSY)"
+ok "dmesg | grep -q 'node 1 cannot be an SPM node'" "and says why"
+
+# Unloading with pages out frees them and tears everything down.
+echo 300 >$d/spm_consumer_pages
+is "$(cat $d/spm_pages_in_use)" 300 "300 pages out before unloading"
+ok "rmmod dax_spm" "dax_spm unloads with pages out"
+is "$(has_spm)" "" "no SPM node after unloading"
+is "$(blocks 2)" 0 "node 2's memory is removed"
+ok "dmesg | grep -q 'released (300 consumer pages freed)'" "the driver freed its consumer's pages"
+ok "echo $cxl >$KMEM/bind" "kmem can take $cxl again"
+lab_report | sed 's/^/# /'
+is "$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')" "$warns0" "no kernel warning"
+tap_done
