@@ -194,6 +194,9 @@ static int __init spm_bench_init(void)
 		ROW("sysram-o0", API_PAGES, 0, sysram_nid, GFP_KERNEL, false),
 		ROW("sysram-o0-batch", API_PAGES, 0, sysram_nid, GFP_KERNEL, true),
 		ROW("sysram-o9", API_PAGES, 9, sysram_nid, GFP_KERNEL, false),
+		/* The same, insisting on the node as GFP_SPM_NODE does. */
+		ROW("sysram-o0-thisnode", API_PAGES, 0, sysram_nid,
+		    GFP_KERNEL | __GFP_THISNODE, false),
 	};
 #ifdef GFP_SPM_NODE
 	const struct bench_row spm_rows[] = {
