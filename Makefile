@@ -137,9 +137,12 @@ check-guest:
 		--arg kmod=$(BUILD)/bench-lab/spm_bench.ko --arg fault=$(BUILD)/bench-lab/spm_fault \
 		--arg iters0=64 --arg iters9=8 --arg reps=1 --arg fmib=2 --arg freps=1 \
 		--timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: out-of-tree example drivers (preset cxl)"
-	@$(BOOT) --name examples --preset cxl --script lab/guest/examples.sh --arg dir=$(BUILD)/examples \
+	@echo "[check] guest: out-of-tree example drivers, C and Rust (preset cxl-ram)"
+	@$(BOOT) --name examples --preset cxl-ram --script lab/guest/examples.sh --arg dir=$(BUILD)/examples \
 		--timeout 240 | grep -v '^PASS' || true
+	@echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles (preset cxl-ram)"
+	@$(BOOT) --name rust-driver --preset cxl-ram --script lab/guest/rust-driver.sh \
+		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --arg cycles=20 --timeout 480 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \

@@ -45,7 +45,7 @@ impl kernel::Module for SpmExampleModule {
 
 impl Drop for SpmExampleModule {
     fn drop(&mut self) {
-        pr_info!("spm_example_rust: unloaded\n");
+        pr_info!("unloaded\n");
     }
 }
 
@@ -88,7 +88,7 @@ impl dax::Driver for SpmExample {
         let nid = dev.target_node().ok_or(EINVAL)?;
         let node = SpmNode::register(nid, RegisterFlags::NONE).inspect_err(|e| {
             pr_err!(
-                "spm_example_rust: node {} cannot be an SPM node: {:?}\n",
+                "node {} cannot be an SPM node: {:?}\n",
                 nid,
                 e
             );
@@ -103,7 +103,7 @@ impl dax::Driver for SpmExample {
                 )
                 .inspect_err(|e| {
                     pr_err!(
-                        "spm_example_rust: {:#x}-{:#x}: {:?}\n",
+                        "{:#x}-{:#x}: {:?}\n",
                         r.start,
                         r.end - 1,
                         e
@@ -121,7 +121,7 @@ impl dax::Driver for SpmExample {
             held.push(p, GFP_KERNEL)?;
         }
         pr_info!(
-            "spm_example_rust: node {}: allocated {} pages, {} on the node, {} verified\n",
+            "node {}: allocated {} pages, {} on the node, {} verified\n",
             nid,
             PAGES,
             on_node,
@@ -132,7 +132,7 @@ impl dax::Driver for SpmExample {
             return Err(EIO);
         }
         pr_info!(
-            "spm_example_rust: node {}: freed {} pages, {} in use\n",
+            "node {}: freed {} pages, {} in use\n",
             nid,
             PAGES,
             node.pages_in_use()
@@ -148,7 +148,7 @@ impl dax::Driver for SpmExample {
 
     fn remove(dev: &dax::Device, data: Pin<&SpmExample>) {
         pr_info!(
-            "spm_example_rust: {}: releasing node {}\n",
+            "{}: releasing node {}\n",
             dev.name(),
             data.node.nid()
         );

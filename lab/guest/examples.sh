@@ -1,8 +1,12 @@
 #!/bin/sh
-# The out-of-tree example drivers (drivers/), built against the lab tree:
-# load each with the CXL memory up as an SPM node, check what it prints,
-# unload it; and the loads that must be refused.
-# Args: dir=PATH (where `make examples` put the .ko files).
+# The out-of-tree example drivers (drivers/), built against the lab tree,
+# preset cxl-ram: load each, check what it prints, unload it; and the loads
+# that must be refused.
+#  - spm_example_c uses SPM node 1, the RAM-backed node brought up as SPM
+#    through dax/kmem's spm_node;
+#  - spm_example_rust owns SPM node 2: it binds to the CXL device's dax
+#    device (new_id), registers the node and hotplugs the memory itself.
+# Args: dir=PATH (where `make examples` put the modules).
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
@@ -14,9 +18,12 @@ for a in "$@"; do
 	esac
 done
 
-lab_bring_up_all
-spm=$(cat /sys/devices/system/node/has_spm)
-is "$spm" 1 "the CXL memory is up as SPM node 1"
+lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
+ram=$(dax_devices | awk '$2 == 1 {print $1; exit}')
+ok "echo $ram >/sys/bus/dax/drivers/kmem/unbind && echo 1 >/sys/bus/dax/devices/$ram/spm_node &&
+	echo $ram >/sys/bus/dax/drivers/kmem/bind" "kmem takes $ram back as an SPM node"
+cmp_ge "$(node_online_blocks 1 online_kernel)" 1 "node 1's memory onlined"
+is "$(cat /sys/devices/system/node/has_spm)" 1 "the RAM-backed memory is up as SPM node 1"
 warns0=$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')
 
 # The kernel log since the last mark.
@@ -59,6 +66,38 @@ for bad in "nid=0" "nid=7" "nid=-5" "pages=0" "pages=70000"; do
 			"insmod said: $(cat /tmp/insmod.err); module said: $(cat /tmp/mod.out)"
 	fi
 done
+
+# The Rust example: owns node 2 (the CXL device) while bound.
+r=$dir/spm_example_rust/spm_example_rust.ko
+ok "[ -f $r ]" "Rust example built"
+lab_wait "ls -d $CXL/endpoint*" 50 || true
+is "$(cxl_create_ram_regions | grep -c region)" 1 "a RAM region on the CXL device"
+lab_wait "[ -n \"\$(dax_devices | awk '\$2 == 2')\" ]" 50 || true
+cxl=$(dax_devices | awk '$2 == 2 {print $1; exit}')
+ok "echo $cxl >/sys/bus/dax/drivers/kmem/unbind" "kmem lets go of $cxl (node 2)"
+if load "$r"; then
+	tap_result PASS "Rust example loads"
+	log_mark
+	ok "echo $cxl >/sys/bus/dax/drivers/spm_example_rust/new_id" "Rust example takes $cxl"
+	log_since | sed -n 's/.*\] spm_example_rust: //p' >/tmp/mod.out
+	sed 's/^/# Rust: /' /tmp/mod.out
+	ok "grep -qx 'node 2: allocated 64 pages, 64 on the node, 64 verified' /tmp/mod.out" \
+		"Rust example: 64 pages on SPM node 2, written and read back"
+	ok "grep -qx 'node 2: freed 64 pages, 0 in use' /tmp/mod.out" "Rust example: freed its pages"
+	is "$(cat /sys/devices/system/node/has_spm)" 1-2 "node 2 is an SPM node while the example holds it"
+	log_mark
+	ok "rmmod spm_example_rust" "Rust example unloads"
+	log_since | sed -n 's/.*\] spm_example_rust: //p' >/tmp/mod.out
+	sed 's/^/# Rust: /' /tmp/mod.out
+	ok "grep -q 'releasing node 2' /tmp/mod.out && grep -qx unloaded /tmp/mod.out" \
+		"Rust example releases the node and says it unloaded"
+	is "$(cat /sys/devices/system/node/has_spm)" 1 "node 2 is no SPM node after unloading"
+	set -- $(node_blocks 2)
+	is "$(($1 + $2))" 0 "node 2's memory was removed"
+	ok "echo $cxl >/sys/bus/dax/drivers/kmem/bind" "kmem can take $cxl again"
+else
+	tap_result FAIL "Rust example loads" "insmod: $(cat /tmp/insmod.err); $(cat /tmp/mod.out)"
+fi
 
 is "$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')" "$warns0" "no kernel warning from the examples"
 tap_done
