@@ -87,11 +87,7 @@ impl dax::Driver for SpmExample {
     fn probe(dev: &dax::Device) -> Result<Pin<KBox<SpmExample>>> {
         let nid = dev.target_node().ok_or(EINVAL)?;
         let node = SpmNode::register(nid, RegisterFlags::NONE).inspect_err(|e| {
-            pr_err!(
-                "node {} cannot be an SPM node: {:?}\n",
-                nid,
-                e
-            );
+            pr_err!("node {} cannot be an SPM node: {:?}\n", nid, e);
         })?;
         let mut memory = KVec::new();
         for r in dev.ranges() {
@@ -102,12 +98,7 @@ impl dax::Driver for SpmExample {
                     c_str!("System RAM (spm_example_rust)"),
                 )
                 .inspect_err(|e| {
-                    pr_err!(
-                        "{:#x}-{:#x}: {:?}\n",
-                        r.start,
-                        r.end - 1,
-                        e
-                    );
+                    pr_err!("{:#x}-{:#x}: {:?}\n", r.start, r.end - 1, e);
                 })?;
             memory.push(m, GFP_KERNEL)?;
         }
@@ -147,10 +138,6 @@ impl dax::Driver for SpmExample {
     }
 
     fn remove(dev: &dax::Device, data: Pin<&SpmExample>) {
-        pr_info!(
-            "{}: releasing node {}\n",
-            dev.name(),
-            data.node.nid()
-        );
+        pr_info!("{}: releasing node {}\n", dev.name(), data.node.nid());
     }
 }

@@ -137,3 +137,34 @@ if (cd "$top/tools/spmlab" && cargo clippy -q --release --all-targets -- -D warn
 else
 	rec FAIL "clippy: tools/spmlab" "$(grep -m 3 -E '^(warning|error)' /tmp/spmlab-clippy.log | tr '\n' ' ')"
 fi
+
+# The series' Rust and the out-of-tree Rust example: rustfmt and clippy clean
+# (CLIPPY=1 kbuild, as Rust-for-Linux checks it), rustdoc builds.
+fmt_files="$ksrc/rust/kernel/mm/spm.rs $ksrc/rust/kernel/mm.rs $ksrc/rust/kernel/dax.rs
+	$ksrc/drivers/dax/dax_spm.rs $top/drivers/spm_example_rust/spm_example_rust.rs"
+if PATH="$HOME/.cargo/bin:$PATH" rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check \
+	$fmt_files >/tmp/series-fmt.log 2>&1; then
+	rec PASS "rustfmt: the series' Rust and drivers/spm_example_rust"
+else
+	rec FAIL "rustfmt: the series' Rust and drivers/spm_example_rust" "$(head -n 3 /tmp/series-fmt.log | tr '\n' ' ')"
+fi
+if sh "$top/lab/kernel.sh" make -- CLIPPY=1 rust/kernel.o drivers/dax/dax_spm.o >/tmp/series-clippy.log 2>&1 &&
+	! grep -qE '^(warning|error)' /tmp/series-clippy.log; then
+	rec PASS "clippy: kernel::mm::spm, kernel::dax, dax_spm"
+else
+	rec FAIL "clippy: kernel::mm::spm, kernel::dax, dax_spm" "$(grep -m 3 -E '^(warning|error)' /tmp/series-clippy.log | tr '\n' ' ')"
+fi
+rm -rf "$top/build/clippy-example"
+cp -r "$top/drivers/spm_example_rust" "$top/build/clippy-example"
+if sh "$top/lab/kernel.sh" extmod -- M="$top/build/clippy-example" CLIPPY=1 modules >/tmp/example-clippy.log 2>&1 &&
+	! grep -qE '^(warning|error)' /tmp/example-clippy.log; then
+	rec PASS "clippy: drivers/spm_example_rust"
+else
+	rec FAIL "clippy: drivers/spm_example_rust" "$(grep -m 3 -E '^(warning|error)' /tmp/example-clippy.log | tr '\n' ' ')"
+fi
+if sh "$top/lab/kernel.sh" make -- rustdoc >/tmp/series-rustdoc.log 2>&1 &&
+	! grep -qE '^(warning|error)' /tmp/series-rustdoc.log; then
+	rec PASS "rustdoc: the kernel crate builds its documentation"
+else
+	rec FAIL "rustdoc: the kernel crate builds its documentation" "$(grep -m 3 -E '^(warning|error)' /tmp/series-rustdoc.log | tr '\n' ' ')"
+fi
