@@ -5,7 +5,8 @@
 #
 # Developer targets: setup tree export export-check build shell vng ksft bisect-check bench clean help.
 # Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), SPMLAB_ARGS
-# (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), JOBS.
+# (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), SPM_DRIVER (make run:
+# kmem or rust), JOBS.
 
 SHELL := /bin/sh
 .DEFAULT_GOAL := help
@@ -19,6 +20,9 @@ KIMAGE := $(KOBJ)/arch/x86/boot/bzImage
 KSFT := $(BUILD)/ksft-obj
 RESULTS := $(BUILD)/results
 PRESET ?= cxl
+# make run: who brings the CXL memory up as an SPM node: kmem (the region's
+# spm_node) or rust (the dax_spm driver).
+SPM_DRIVER ?= kmem
 SPMLAB_ARGS ?=
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
@@ -74,9 +78,10 @@ validate: tools
 	@$(SPMLAB) validate --preset $(PRESET) $(SPMLAB_ARGS) >/dev/null
 
 run: setup tools validate kernel
+	@case "$(SPM_DRIVER)" in kmem|rust) ;; *) echo "SPM_DRIVER must be kmem or rust, not '$(SPM_DRIVER)'" >&2; exit 2;; esac
 	@rm -rf $(BUILD)/run-results
 	@$(BOOT) --results $(BUILD)/run-results --name run --preset $(PRESET) $(SPMLAB_ARGS) \
-		--script lab/guest/run.sh --timeout 180 >/dev/null; rc=$$?; \
+		--script lab/guest/run.sh --arg driver=$(SPM_DRIVER) --timeout 180 >/dev/null; rc=$$?; \
 	[ $$rc -ne 2 ] || exit 2; \
 	sed -n 's/^# \{0,1\}//p' $(BUILD)/runs/run/output.log; \
 	$(SPMLAB) summary --results $(BUILD)/run-results | tail -n 1; \

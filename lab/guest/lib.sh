@@ -157,6 +157,25 @@ lab_bring_up_all() {
 	done
 }
 
+# Bring the CXL memory up through the Rust dax_spm driver ($1, the module)
+# instead of kmem: regions without spm_node, then each CXL dax device is
+# taken from kmem and named in dax_spm's new_id. Prints the devices it took.
+lab_bring_up_rust() {
+	lab_wait "ls -d $CXL/endpoint* " 30 || true
+	[ "$(cxl_memdev_count)" -gt 0 ] && SPM=0 cxl_create_ram_regions >/dev/null
+	lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
+	insmod "$1" || return 1
+	for d in /sys/bus/dax/devices/dax*; do
+		case "$(readlink -f "$d")" in
+		*/region*/dax_region*) ;;
+		*) continue ;;	# not CXL memory
+		esac
+		n=$(basename "$d")
+		[ -e "$d/driver" ] && echo "$n" >/sys/bus/dax/drivers/kmem/unbind
+		echo "$n" >/sys/bus/dax/drivers/dax_spm/new_id && echo "$n"
+	done
+}
+
 # KUnit test module $2: load it, print the results of suites $3... (from
 # debugfs) as subtests of TAP test $1, unload it.
 kunit_module() {

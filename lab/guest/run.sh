@@ -3,8 +3,32 @@
 # Purpose Memory nodes -- and show what the kernel made of it.
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
-lab_bring_up_all
+driver=kmem
+for a in "$@"; do
+	case "$a" in
+	driver=*) driver=${a#driver=} ;;
+	esac
+done
+if [ "$driver" = rust ]; then
+	diag "CXL memory brought up by: dax_spm, the Rust driver (new_id), which registers the node itself"
+	took=$(lab_bring_up_rust "$SPMLAB_TOP/build/obj/drivers/dax/dax_spm.ko")
+	cmp_ge "$(echo "$took" | grep -c dax)" 1 "dax_spm took the CXL dax device(s)"
+else
+	diag "CXL memory brought up by: dax/kmem, with the region's spm_node set before commit"
+	lab_bring_up_all
+fi
 lab_report | sed 's/^/# /'
+if [ "$driver" = rust ]; then
+	diag "== dax_spm (sysfs of each device it holds) =="
+	for n in $took; do
+		d=/sys/bus/dax/devices/$n
+		echo 64 >"$d/spm_consumer_pages"
+		diag "  $n: spm_nid=$(cat "$d/spm_nid") pages_in_use=$(cat "$d/spm_pages_in_use")" \
+			"pages_free=$(cat "$d/spm_pages_free") consumer_pages=$(cat "$d/spm_consumer_pages")"
+		is "$(cat "$d/spm_pages_in_use")" 64 "$n: dax_spm's consumer holds 64 pages of the SPM node"
+		echo 0 >"$d/spm_consumer_pages"
+	done
+fi
 n=$(dax_devices | grep -c dax)
 cmp_ge "$n" 1 "at least one dax device is up"
 if [ -n "$(cat /sys/devices/system/node/has_spm 2>/dev/null)" ]; then
