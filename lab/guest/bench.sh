@@ -77,11 +77,8 @@ bench_module nospm
 bench_fault nospm
 
 # (b) bring node 1 up.
-d=/sys/bus/dax/devices/$dax
 if [ "$spm_kernel" = 1 ]; then
-	ok "echo $dax >/sys/bus/dax/drivers/kmem/unbind" "unbind $dax from kmem"
-	ok "echo 1 >$d/spm_node" "$dax: spm_node=1"
-	ok "echo $dax >/sys/bus/dax/drivers/kmem/bind" "bind $dax to kmem as an SPM node"
+	ok "dax_kmem_spm $dax" "kmem takes $dax back as an SPM node"
 fi
 cmp_ge "$(node_online_blocks 1 online_kernel)" 1 "node 1's memory onlined"
 if [ "$spm_kernel" = 1 ]; then

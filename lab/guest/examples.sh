@@ -20,8 +20,7 @@ done
 
 lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
 ram=$(dax_devices | awk '$2 == 1 {print $1; exit}')
-ok "echo $ram >/sys/bus/dax/drivers/kmem/unbind && echo 1 >/sys/bus/dax/devices/$ram/spm_node &&
-	echo $ram >/sys/bus/dax/drivers/kmem/bind" "kmem takes $ram back as an SPM node"
+ok "dax_kmem_spm $ram" "kmem takes $ram back as an SPM node"
 cmp_ge "$(node_online_blocks 1 online_kernel)" 1 "node 1's memory onlined"
 is "$(cat /sys/devices/system/node/has_spm)" 1 "the RAM-backed memory is up as SPM node 1"
 warns0=$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')
@@ -30,6 +29,9 @@ warns0=$(dmesg | grep -c -e 'WARNING:' -e 'BUG:')
 log_mark() { LOG_MARK=$(dmesg | wc -l); }
 log_since() { dmesg | tail -n +$((LOG_MARK + 1)); }
 
+# Module $1's lines in the kernel log since the mark, into /tmp/mod.out.
+mod_since() { log_since | sed -n "s/.*\] $1: //p" >/tmp/mod.out; }
+
 # insmod $1 with parameters $2...; the module's lines go to /tmp/mod.out.
 load() {
 	ko=$1
@@ -37,7 +39,7 @@ load() {
 	log_mark
 	insmod "$ko" "$@" 2>/tmp/insmod.err
 	rc=$?
-	log_since | sed -n "s/.*\] $(basename "$ko" .ko): //p" >/tmp/mod.out
+	mod_since "$(basename "$ko" .ko)"
 	return $rc
 }
 
@@ -79,7 +81,7 @@ if load "$r"; then
 	tap_result PASS "Rust example loads"
 	log_mark
 	ok "echo $cxl >/sys/bus/dax/drivers/spm_example_rust/new_id" "Rust example takes $cxl"
-	log_since | sed -n 's/.*\] spm_example_rust: //p' >/tmp/mod.out
+	mod_since spm_example_rust
 	sed 's/^/# Rust: /' /tmp/mod.out
 	ok "grep -qx 'node 2: allocated 64 pages, 64 on the node, 64 verified' /tmp/mod.out" \
 		"Rust example: 64 pages on SPM node 2, written and read back"
@@ -87,7 +89,7 @@ if load "$r"; then
 	is "$(cat /sys/devices/system/node/has_spm)" 1-2 "node 2 is an SPM node while the example holds it"
 	log_mark
 	ok "rmmod spm_example_rust" "Rust example unloads"
-	log_since | sed -n 's/.*\] spm_example_rust: //p' >/tmp/mod.out
+	mod_since spm_example_rust
 	sed 's/^/# Rust: /' /tmp/mod.out
 	ok "grep -q 'releasing node 2' /tmp/mod.out && grep -qx unloaded /tmp/mod.out" \
 		"Rust example releases the node and says it unloaded"

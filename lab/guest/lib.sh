@@ -157,6 +157,14 @@ lab_bring_up_all() {
 	done
 }
 
+# Hand dax device $1 back to kmem as an SPM node: unbind it (its memory
+# must be offline), set spm_node, bind it again. The memory stays offline.
+dax_kmem_spm() {
+	echo "$1" >/sys/bus/dax/drivers/kmem/unbind &&
+		echo 1 >"/sys/bus/dax/devices/$1/spm_node" &&
+		echo "$1" >/sys/bus/dax/drivers/kmem/bind
+}
+
 # Bring the CXL memory up through the Rust dax_spm driver ($1, the module)
 # instead of kmem: regions without spm_node, then each CXL dax device is
 # taken from kmem and named in dax_spm's new_id. Prints the devices it took.
