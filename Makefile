@@ -27,6 +27,12 @@ SPMLAB_ARGS ?=
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 SPMLAB := $(TOP)/tools/spmlab/target/release/spmlab
 BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS)
+# tools/testing/selftests/spm in the guest (lab/guest/spm-selftest.sh).
+SPM_SELFTEST_ARGS = --arg bin=$(KSFT)/kselftest/spm/spm_isolation --arg ko=$(KOBJ)/lib/test_spm.ko \
+	--arg brd=$(KOBJ)/drivers/block/brd.ko
+# The negative control runs the workloads that must land pages on an
+# ordinary node (make compare-baseline runs them all).
+SPM_CONTROL_TESTS := thp_beyond_ram+page_cache_read+interleave_all_nodes+cpuset_default_allocations_avoid_spm+hugetlb_pool_avoids_spm
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
 	bisect-check bench bench-module examples \
@@ -62,13 +68,13 @@ kernel: $(KSRC)/.git
 build: setup tools kernel
 
 ksft: kernel
-	@echo "[ksft] building kselftests (mm cgroup)"
+	@echo "[ksft] building kselftests (mm cgroup spm)"
 	@sh lab/kernel.sh make -- headers_install INSTALL_HDR_PATH=$(KOBJ)/usr >$(BUILD)/logs/headers.log 2>&1 \
 		|| { tail -n 20 $(BUILD)/logs/headers.log; exit 1; }
-	@$(MAKE) -k -s -C $(KSRC)/tools/testing/selftests TARGETS="mm cgroup" O=$(KSFT) \
+	@$(MAKE) -k -s -C $(KSRC)/tools/testing/selftests TARGETS="mm cgroup spm" O=$(KSFT) \
 		KHDR_INCLUDES="-isystem $(KOBJ)/usr/include" -j$$(($$(nproc) + 1)) \
 		>$(BUILD)/logs/ksft.log 2>&1 || true
-	@for t in $$(sed -e 's/#.*//' lab/kselftests.list); do \
+	@for t in $$(sed -e 's/#.*//' lab/kselftests.list) spm/spm_isolation; do \
 		[ -x $(KSFT)/kselftest/$$t ] || { echo "[ksft] $$t did not build:"; \
 			grep -B2 -A5 "$${t#*/}" $(BUILD)/logs/ksft.log | grep -m5 error; exit 1; }; \
 	done
@@ -148,6 +154,16 @@ check-guest:
 	@echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles (preset cxl-ram)"
 	@$(BOOT) --name rust-driver --preset cxl-ram --script lab/guest/rust-driver.sh \
 		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --arg cycles=20 --timeout 480 | grep -v '^PASS' || true
+	@echo "[check] guest: SPM isolation kselftests, RAM-backed node registered as SPM (preset ram)"
+	@$(BOOT) --name spm-ram --preset ram --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
+		$(SPM_SELFTEST_ARGS) --timeout 600 | grep -v '^PASS' || true
+	@echo "[check] guest: SPM isolation kselftests, two CXL devices as SPM nodes, 1 GiB (preset cxl2)"
+	@$(BOOT) --name spm-cxl2 --preset cxl2 --script lab/guest/spm-selftest.sh \
+		$(SPM_SELFTEST_ARGS) --timeout 600 | grep -v '^PASS' || true
+	@echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
+	@$(BOOT) --name spm-control --preset ram --script lab/guest/spm-selftest.sh \
+		$(SPM_SELFTEST_ARGS) --arg mode=control --arg tests=$(SPM_CONTROL_TESTS) \
+		--timeout 600 | grep -v '^PASS' || true
 	@echo "[check] guest: kselftests (preset plain)"
 	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
