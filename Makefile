@@ -3,7 +3,8 @@
 #   make run     build the patched kernel, boot it on emulated CXL memory, show the nodes
 #   make check   every test suite; ends with "N passed, N failed"
 #
-# Developer targets: setup tree export export-check build shell vng ksft bisect-check bench clean help.
+# Developer targets: setup tree export export-check build shell vng ksft bisect-check bench
+# compare-baseline clean help.
 # Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), SPMLAB_ARGS
 # (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), SPM_DRIVER (make run:
 # kmem or rust), JOBS.
@@ -35,12 +36,12 @@ SPM_SELFTEST_ARGS = --arg bin=$(KSFT)/kselftest/spm/spm_isolation --arg ko=$(KOB
 SPM_CONTROL_TESTS := thp_beyond_ram+page_cache_read+interleave_all_nodes+cpuset_default_allocations_avoid_spm+hugetlb_pool_avoids_spm
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
-	bisect-check bench bench-module examples \
+	bisect-check bench bench-module examples compare-baseline \
 	check-host check-guest
 
 help:
 	@sed -n 's/^#   //p' Makefile
-	@echo "developer targets: setup tree export export-check build shell vng ksft bisect-check bench clean"
+	@echo "developer targets: setup tree export export-check build shell vng ksft bisect-check bench compare-baseline clean"
 
 setup:
 	@sh lab/setup.sh
@@ -105,6 +106,12 @@ vng: build
 # both under QEMU -icount; prints a table and a "bench: ..." line (not in check).
 bench: setup tools $(KSRC)/.git
 	@sh lab/bench.sh run
+
+# The isolation workloads on the unpatched base kernel (the RAM-backed node
+# as ordinary memory) against the patched kernel (the node as SPM): one
+# table of the pages that landed on the node per workload (not in check).
+compare-baseline: setup tools ksft
+	@sh lab/bench.sh compare
 
 # The benchmark module and fault benchmark for the lab kernel (check runs
 # them once with tiny counts so that they cannot rot).

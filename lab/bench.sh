@@ -8,6 +8,8 @@
 #                                      into DEST, and bench/fault (static)
 #   lab/bench.sh run                   `make bench`: build both kernels, boot
 #                                      each, report (build/bench/)
+#   lab/bench.sh compare               `make compare-baseline`: the isolation
+#                                      workloads on both kernels (build/compare/)
 #
 # Iteration counts: BENCH_ITERS0 BENCH_ITERS9 BENCH_REPS BENCH_FAULT_MIB
 # BENCH_FAULT_REPS.
@@ -92,6 +94,59 @@ boot_kernel() {
 	say "ran the $which kernel's benchmarks in $(($(date +%s) - start)) s"
 }
 
+# The isolation workloads (tools/testing/selftests/spm) on the unpatched base
+# kernel, with the RAM-backed node onlined as ordinary memory, and on the
+# patched kernel, with the node registered as SPM: one table of the pages
+# that landed on the node, per workload.
+cmd_compare() {
+	[ -d "$ksrc/.git" ] || die "no kernel tree (make tree)"
+	bin=$top/build/ksft-obj/kselftest/spm/spm_isolation
+	[ -x "$bin" ] || die "no $bin (make ksft)"
+	cmp=$top/build/compare
+	rm -rf "$cmp"
+	mkdir -p "$cmp"
+	build_kernel base
+	build_kernel spm
+	for which in base spm; do
+		obj=$out/obj-$which
+		if [ "$which" = base ]; then
+			set -- --arg mode=control
+		else
+			set -- --append spm_nodes=1 --arg mode=spm --arg "ko=$obj/lib/test_spm.ko"
+		fi
+		say "running the isolation workloads on the $which kernel (preset ram)"
+		start=$(date +%s)
+		"$spmlab" boot --top "$top" --results "$cmp/results" --name "compare-$which" \
+			--kernel "$obj/arch/x86/boot/bzImage" --preset ram "$@" \
+			--script lab/guest/spm-selftest.sh --arg "bin=$bin" \
+			--arg "brd=$obj/drivers/block/brd.ko" --timeout 1800 >"$cmp/boot-$which.txt" || true
+		cp "$top/build/runs/compare-$which/output.log" "$cmp/output-$which.log"
+		[ -s "$top/build/runs/compare-$which/out/leaks.txt" ] ||
+			{ tail -n 20 "$cmp/boot-$which.txt" >&2; die "the $which kernel reported no workloads"; }
+		cp "$top/build/runs/compare-$which/out/leaks.txt" "$cmp/leaks-$which.txt"
+		say "ran them on the $which kernel in $(($(date +%s) - start)) s"
+	done
+	compare_table "$cmp/leaks-base.txt" "$cmp/leaks-spm.txt" >"$cmp/table.md"
+	cat "$cmp/table.md"
+	# The patched kernel's own run must pass: the table is only worth
+	# something if its tests did.
+	grep -q '^FAIL' "$cmp/boot-spm.txt" && die "the patched kernel's isolation tests failed (see $cmp/boot-spm.txt)"
+	return 0
+}
+
+# compare_table BASE SPM: leak lines ("workload=W node=N used=U held=H
+# landed=L allocs=A") to a Markdown table, in the patched run's order.
+compare_table() {
+	echo "| workload | base kernel, node ordinary: pages landed (allocations) | patched, node SPM: pages landed (allocations) |"
+	echo "|---|---:|---:|"
+	awk '
+		function val(line, key,   m) { return match(line, key "=[0-9-]+") ? substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1) : "" }
+		FNR == NR { w = val($0, "workload"); if (!(w in base)) base[w] = val($0, "landed") " (" val($0, "allocs") ")"; next }
+		{ w = val($0, "workload"); if (seen[w]++) next
+		  printf "| %s | %s | %s |\n", w, (w in base) ? base[w] : "not run (needs an SPM node)", val($0, "landed") " (" val($0, "allocs") ")" }
+	' "$1" "$2"
+}
+
 cmd_run() {
 	[ -d "$ksrc/.git" ] || die "no kernel tree (make tree)"
 	[ -x "$spmlab" ] || die "no spmlab (make tools)"
@@ -109,7 +164,8 @@ cmd_run() {
 }
 
 case "${1:-}" in
+compare) shift; cmd_compare "$@" ;;
 module) shift && cmd_module "$@" ;;
 run) cmd_run ;;
-*) die "usage: $0 module SRC OBJ DEST | run" ;;
+*) die "usage: $0 module SRC OBJ DEST | run | compare" ;;
 esac
