@@ -140,7 +140,7 @@ compare_table() {
 	echo "| workload | base kernel, node ordinary: pages landed (allocations) | patched, node SPM: pages landed (allocations) |"
 	echo "|---|---:|---:|"
 	awk '
-		function val(line, key,   m) { return match(line, key "=[0-9-]+") ? substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1) : "" }
+		function val(line, key) { return match(line, key "=[^ ]+") ? substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1) : "" }
 		FNR == NR { w = val($0, "workload"); if (!(w in base)) base[w] = val($0, "landed") " (" val($0, "allocs") ")"; next }
 		{ w = val($0, "workload"); if (seen[w]++) next
 		  printf "| %s | %s | %s |\n", w, (w in base) ? base[w] : "not run (needs an SPM node)", val($0, "landed") " (" val($0, "allocs") ")" }
