@@ -11,12 +11,7 @@
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
 dir=
-for a in "$@"; do
-	case "$a" in
-	dir=*) dir=${a#dir=} ;;
-	*) diag "unknown argument '$a'" && exit 1 ;;
-	esac
-done
+lab_args dir "$@" || exit 1
 
 lab_wait "ls /sys/bus/dax/devices/dax*" 30 || true
 ram=$(dax_devices | awk '$2 == 1 {print $1; exit}')

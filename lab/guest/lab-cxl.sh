@@ -5,28 +5,23 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-want=1 size=536870912
-for a in "$@"; do
-	case "$a" in
-	cxl=*) want=${a#cxl=} ;;
-	size=*) size=${a#size=} ;;
-	esac
-done
+cxl=1 size=536870912
+lab_args "cxl size" "$@" || exit 1
 block=$(printf '%d' 0x$(cat /sys/devices/system/memory/block_size_bytes))
 blocks_per_dev=$((size / block))
 kunit_ko=$SPMLAB_TOP/build/obj/mm/spm_kunit.ko
 node_list() { cat /sys/devices/system/node/"$1"; }
 
-lab_wait "[ \$(ls -d $CXL/endpoint* 2>/dev/null | wc -l) -ge $want ]" 50
-is "$(cxl_memdev_count)" "$want" "cxl: $want memory device(s) probed"
-is "$(node_list possible)" "0-$want" "cxl: each CXL window has its own possible node"
+lab_wait "[ \$(ls -d $CXL/endpoint* 2>/dev/null | wc -l) -ge $cxl ]" 50
+is "$(cxl_memdev_count)" "$cxl" "cxl: $cxl memory device(s) probed"
+is "$(node_list possible)" "0-$cxl" "cxl: each CXL window has its own possible node"
 is "$(node_list has_spm)" "" "no SPM node before the regions exist"
 
 # KUnit before any SPM memory exists: registration runs on a spare node.
 kunit_module kunit-before "$kunit_ko" spm_verdict spm_registry spm_alloc
 
 created=$(SPM=1 cxl_create_ram_regions)
-is "$(printf '%s\n' "$created" | grep -c region)" "$want" "cxl: one RAM region created per device"
+is "$(printf '%s\n' "$created" | grep -c region)" "$cxl" "cxl: one RAM region created per device"
 for r in $(printf '%s\n' "$created" | awk '{print $1}'); do
 	is "$(cat $CXL/$r/commit)" 1 "cxl: $r committed"
 	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r marked spm_node"
@@ -35,9 +30,9 @@ for r in $(printf '%s\n' "$created" | awk '{print $1}'); do
 	is "$(cat $CXL/$r/spm_node)" 1 "cxl: $r spm_node unchanged after the refused write"
 done
 
-lab_wait "[ \$(ls -d /sys/bus/dax/devices/dax* 2>/dev/null | wc -l) -ge $want ]" 50
+lab_wait "[ \$(ls -d /sys/bus/dax/devices/dax* 2>/dev/null | wc -l) -ge $cxl ]" 50
 daxes=$(dax_devices)
-is "$(printf '%s\n' "$daxes" | grep -c dax)" "$want" "dax: one device per region"
+is "$(printf '%s\n' "$daxes" | grep -c dax)" "$cxl" "dax: one device per region"
 # A here-document, not a pipe: the loop must run in this shell to count.
 while read -r name node bytes drv; do
 	[ -n "$name" ] || continue
@@ -87,20 +82,20 @@ ok "! echo 0 >/sys/fs/cgroup/cpuset.mems.sysram" "root cpuset.mems.sysram refuse
 cg=/sys/fs/cgroup/spmlab
 echo +cpuset >/sys/fs/cgroup/cgroup.subtree_control
 mkdir -p $cg
-ok "echo 0-$want >$cg/cpuset.mems" "cpuset: cpuset.mems accepts SPM nodes (0-$want)"
-is "$(cat $cg/cpuset.mems.effective)" "0-$want" "cpuset: child mems.effective spans SPM nodes"
+ok "echo 0-$cxl >$cg/cpuset.mems" "cpuset: cpuset.mems accepts SPM nodes (0-$cxl)"
+is "$(cat $cg/cpuset.mems.effective)" "0-$cxl" "cpuset: child mems.effective spans SPM nodes"
 is "$(cat $cg/cpuset.mems.sysram)" 0 "cpuset: child mems.sysram is SysRAM only"
 ok "! echo 'not-a-nodelist' >$cg/cpuset.mems" "cpuset: garbage in cpuset.mems is refused"
 ok "! echo 64 >$cg/cpuset.mems" "cpuset: an impossible node in cpuset.mems is refused"
-is "$(cat $cg/cpuset.mems)" "0-$want" "cpuset: cpuset.mems unchanged after refused writes"
+is "$(cat $cg/cpuset.mems)" "0-$cxl" "cpuset: cpuset.mems unchanged after refused writes"
 r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 16" 2>&1)
 is "$r" "pages=4096 node0=4096 errors=0" "cpuset: a task whose cpuset lists SPM nodes allocates from SysRAM"
-r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 4 --bind $want" 2>&1)
+r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 4 --bind $cxl" 2>&1)
 is "$r" "spmlab-probe: mbind: errno 22" "cpuset: mbind to an SPM node in the task's cpuset is still EINVAL"
 # The strong case: a cpuset that lists nothing but an SPM node. Were the
 # node ordinary memory, its tasks would be confined to it; as an SPM node
 # it gives them no SysRAM, so they keep the parent's SysRAM.
-ok "echo $want >$cg/cpuset.mems" "cpuset: cpuset.mems may list only an SPM node"
+ok "echo $cxl >$cg/cpuset.mems" "cpuset: cpuset.mems may list only an SPM node"
 is "$(cat $cg/cpuset.mems.sysram)" "" "cpuset: such a cpuset has no SysRAM of its own"
 r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 1" 2>&1)
 is "$r" "pages=256 node0=256 errors=0" "cpuset: its tasks still allocate from SysRAM, never from the SPM node"

@@ -11,6 +11,25 @@ PROBE=${SPMLAB_TOP:-.}/tools/spmlab/target/release/spmlab-probe
 
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
 
+# Set shell variables from a guest script's KEY=VALUE arguments (spmlab
+# boot --arg): $1 lists the keys the script takes, the rest are the
+# arguments. Anything else is an error, reported as a TAP diagnostic.
+lab_args() {
+	_keys=$1
+	shift
+	for _a in "$@"; do
+		_k=${_a%%=*}
+		case "$_a" in *=*) ;; *) _k= ;; esac
+		case " $_keys " in
+		*" ${_k:-=} "*) eval "$_k=\${_a#*=}" ;;
+		*)
+			printf "# unknown argument '%s' (takes: %s)\n" "$_a" "$_keys"
+			return 1
+			;;
+		esac
+	done
+}
+
 # Wait until COMMAND succeeds, up to $2 tenths of a second.
 lab_wait() {
 	n=0

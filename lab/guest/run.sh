@@ -4,11 +4,7 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 driver=kmem
-for a in "$@"; do
-	case "$a" in
-	driver=*) driver=${a#driver=} ;;
-	esac
-done
+lab_args driver "$@" || exit 1
 if [ "$driver" = rust ]; then
 	diag "CXL memory brought up by: dax_spm, the Rust driver (new_id), which registers the node itself"
 	took=$(lab_bring_up_rust "$SPMLAB_TOP/build/obj/drivers/dax/dax_spm.ko")

@@ -14,13 +14,7 @@
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
 ko= cycles=20
-for a in "$@"; do
-	case "$a" in
-	ko=*) ko=${a#ko=} ;;
-	cycles=*) cycles=${a#cycles=} ;;
-	*) diag "unknown argument '$a'" && exit 1 ;;
-	esac
-done
+lab_args "ko cycles" "$@" || exit 1
 DRV=/sys/bus/dax/drivers/dax_spm
 KMEM=/sys/bus/dax/drivers/kmem
 has_spm() { cat /sys/devices/system/node/has_spm; }

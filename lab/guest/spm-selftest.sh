@@ -15,16 +15,9 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-bin= ko= brd= mode=spm only=
-for a in "$@"; do
-	case "$a" in
-	bin=*) bin=${a#bin=} ;;
-	ko=*) ko=${a#ko=} ;;
-	brd=*) brd=${a#brd=} ;;
-	mode=*) mode=${a#mode=} ;;
-	tests=*) for t in $(echo "${a#tests=}" | tr + " "); do only="$only -t $t"; done ;;
-	esac
-done
+bin= ko= brd= mode=spm tests= only=
+lab_args "bin ko brd mode tests" "$@" || exit 1
+for t in $(echo "$tests" | tr + " "); do only="$only -t $t"; done
 
 lab_bring_up_all
 if [ "$mode" = control ]; then
