@@ -5,7 +5,7 @@
 #
 # Developer targets: setup tree export export-check build shell vng ksft bisect-check bench
 # compare-baseline clean help.
-# Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram plain), SPMLAB_ARGS
+# Variables: PRESET (run/shell topology: cxl cxl2 ram cxl-ram ram2 plain), SPMLAB_ARGS
 # (e.g. "--cxl-size 1024 --cxl-count 2", see tools/spmlab), SPM_DRIVER (make run:
 # kmem or rust), JOBS.
 
@@ -34,6 +34,10 @@ SPM_SELFTEST_ARGS = --arg bin=$(KSFT)/kselftest/spm/spm_isolation --arg ko=$(KOB
 # The negative control runs the workloads that must land pages on an
 # ordinary node (make compare-baseline runs them all).
 SPM_CONTROL_TESTS := thp_beyond_ram+page_cache_read+interleave_all_nodes+cpuset_default_allocations_avoid_spm+hugetlb_pool_avoids_spm
+# With an SPM node between two SysRAM nodes (preset ram2): what needs two
+# SysRAM nodes (policy rebinds, cpuset migration), and the placement and
+# cpuset cases again on that topology.
+SPM_RAM2_TESTS := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm_only_rebinds_policies+atomic_allocations_outside_cpuset+home_node_refused+interleave_all_nodes+mbind_refused+migrate_pages_refused+cpuset_mems_spans_spm+cpuset_default_allocations_avoid_spm+cpuset_refuses_gfp_spm_node
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
 	bisect-check bench bench-module examples compare-baseline \
@@ -167,6 +171,10 @@ check-guest:
 	@echo "[check] guest: SPM isolation kselftests, two CXL devices as SPM nodes, 1 GiB (preset cxl2)"
 	@$(BOOT) --name spm-cxl2 --preset cxl2 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --timeout 600 | grep -v '^PASS' || true
+	@echo "[check] guest: SPM isolation kselftests, SPM node 1 between SysRAM nodes 0 and 2 (preset ram2)"
+	@$(BOOT) --name spm-ram2 --preset ram2 --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
+		$(SPM_SELFTEST_ARGS) --arg online_sysram=1 --arg tests=$(SPM_RAM2_TESTS) \
+		--timeout 300 | grep -v '^PASS' || true
 	@echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
 	@$(BOOT) --name spm-control --preset ram --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg mode=control --arg tests=$(SPM_CONTROL_TESTS) \

@@ -5,7 +5,9 @@
 #
 # Args: bin=PATH (spm_isolation), ko=PATH (test_spm.ko; absent on the base
 # kernel), brd=PATH (brd.ko), mode=spm|control, tests=A+B+... (only these
-# TEST cases; default all).
+# TEST cases; default all), online_sysram=1 (mode spm: also online every
+# RAM-backed node that is not SPM, as ordinary SysRAM: preset ram2 with
+# spm_nodes=1 then has SysRAM nodes 0 and 2 around SPM node 1).
 #   spm      the SPM nodes are under test; every test must pass (nested TAP)
 #   control  negative control: the RAM-backed node is onlined as ordinary
 #            SysRAM and put under test instead; the workloads must land
@@ -15,11 +17,23 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-bin= ko= brd= mode=spm tests= only=
-lab_args "bin ko brd mode tests" "$@" || exit 1
+bin= ko= brd= mode=spm tests= only= online_sysram=
+lab_args "bin ko brd mode tests online_sysram" "$@" || exit 1
 for t in $(echo "$tests" | tr + " "); do only="$only -t $t"; done
 
 lab_bring_up_all
+if [ "$mode" = spm ] && [ "$online_sysram" = 1 ]; then
+	sysram=
+	for d in /sys/bus/dax/devices/dax*; do
+		[ -e "$d" ] || continue
+		nid=$(cat "$d/target_node")
+		node_in_list "$nid" "$(cat /sys/devices/system/node/has_spm)" && continue
+		node_online_blocks "$nid" online_movable >/dev/null
+		sysram=${sysram:+$sysram,}$nid
+	done
+	ok "[ -n '$sysram' ] && node_in_list ${sysram%%,*} \"\$(cat /sys/devices/system/node/has_memory)\"" \
+		"node(s) $sysram online as ordinary SysRAM, beside SPM node(s) $(cat /sys/devices/system/node/has_spm)"
+fi
 if [ "$mode" = control ]; then
 	# The RAM-backed node as ordinary memory, the way the unpatched
 	# kernel has it: onlined to ZONE_NORMAL, in has_memory.

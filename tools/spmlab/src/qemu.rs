@@ -52,6 +52,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "cxl-ram",
         "2 GiB SysRAM + one 512 MiB RAM-backed node + one 512 MiB CXL device",
     ),
+    (
+        "ram2",
+        "2 GiB SysRAM + two 512 MiB RAM-backed soft-reserved nodes (nodes 1 and 2)",
+    ),
     ("plain", "2 GiB SysRAM only"),
 ];
 
@@ -90,6 +94,10 @@ impl Topology {
             "cxl-ram" => Topology {
                 ram_nodes_mb: vec![512],
                 cxl_mb: vec![512],
+                ..base
+            },
+            "ram2" => Topology {
+                ram_nodes_mb: vec![512, 512],
                 ..base
             },
             "plain" => base,
@@ -441,6 +449,18 @@ mod tests {
             t.ram_node_ranges(),
             vec![(4 * GIB, 256 * MIB), (4 * GIB + 256 * MIB, 512 * MIB)]
         );
+    }
+
+    #[test]
+    fn ram2_preset_has_two_soft_reserved_nodes() {
+        let i = inv(Topology::preset("ram2").unwrap());
+        let c = i.cmdline();
+        assert!(c.contains("memmap=512M%0x100000000-1+0xefffffff"));
+        assert!(c.contains("memmap=512M%0x120000000-1+0xefffffff"));
+        let a = i.args();
+        assert!(has_pair(&a, "-m", "3072M"));
+        assert!(has_pair(&a, "-numa", "node,nodeid=1,memdev=m1"));
+        assert!(has_pair(&a, "-numa", "node,nodeid=2,memdev=m2"));
     }
 
     #[test]
