@@ -37,7 +37,7 @@ SPM_CONTROL_TESTS := thp_beyond_ram+page_cache_read+interleave_all_nodes+cpuset_
 # With an SPM node between two SysRAM nodes (preset ram2): what needs two
 # SysRAM nodes (policy rebinds, cpuset migration), and the placement and
 # cpuset cases again on that topology.
-SPM_RAM2_TESTS := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm_only_rebinds_policies+atomic_allocations_outside_cpuset+home_node_refused+interleave_all_nodes+mbind_refused+migrate_pages_refused+cpuset_mems_spans_spm+cpuset_default_allocations_avoid_spm+cpuset_refuses_gfp_spm_node
+SPM_RAM2_TESTS := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm_only_follows_parent_sysram+cpuset_spm_only_rebinds_policies+cpuset_attach_spm_only_rebinds_policies+set_mempolicy_refused+atomic_allocations_outside_cpuset+home_node_refused+interleave_all_nodes+mbind_refused+migrate_pages_refused+cpuset_mems_spans_spm+cpuset_default_allocations_avoid_spm+cpuset_refuses_gfp_spm_node
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
 	bisect-check bench bench-module examples compare-baseline \
