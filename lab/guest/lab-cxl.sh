@@ -94,9 +94,11 @@ r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 4 --bind $cxl" 2>&1)
 is "$r" "spmlab-probe: mbind: errno 22" "cpuset: mbind to an SPM node in the task's cpuset is still EINVAL"
 # The strong case: a cpuset that lists nothing but an SPM node. Were the
 # node ordinary memory, its tasks would be confined to it; as an SPM node
-# it gives them no SysRAM, so they keep the parent's SysRAM.
+# it gives them no SysRAM, so they take the parent's SysRAM, and
+# cpuset.mems.sysram shows that.
 ok "echo $cxl >$cg/cpuset.mems" "cpuset: cpuset.mems may list only an SPM node"
-is "$(cat $cg/cpuset.mems.sysram)" "" "cpuset: such a cpuset has no SysRAM of its own"
+is "$(cat $cg/cpuset.mems.effective)" "$cxl" "cpuset: such a cpuset's effective mems are the SPM node alone"
+is "$(cat $cg/cpuset.mems.sysram)" 0 "cpuset: such a cpuset's tasks use the parent's SysRAM (mems.sysram)"
 r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 1" 2>&1)
 is "$r" "pages=256 node0=256 errors=0" "cpuset: its tasks still allocate from SysRAM, never from the SPM node"
 rmdir $cg
