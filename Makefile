@@ -151,8 +151,8 @@ check-guest:
 	@echo "[check] guest: RAM-backed node registered as SPM at boot, 1.5x-RAM memory hog (preset ram)"
 	@$(BOOT) --name lab-ram-spm --preset ram --append spm_nodes=1 --script lab/guest/lab-ram-spm.sh \
 		--timeout 300 | grep -v '^PASS' || true
-	@echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset plain)"
-	@$(BOOT) --name lab-bootparam --preset plain --append spm_nodes=0,7 --script lab/guest/lab-bootparam.sh \
+	@echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset cpunode)"
+	@$(BOOT) --name lab-bootparam --preset cpunode --append spm_nodes=0,1,7 --script lab/guest/lab-bootparam.sh \
 		--timeout 240 | grep -v '^PASS' || true
 	@echo "[check] guest: benchmark module and fault benchmark, tiny counts (preset ram)"
 	@$(BOOT) --name bench-smoke --preset ram --script lab/guest/bench.sh \

@@ -41,9 +41,9 @@ pub const NODE_ROWS: &[(&str, &str, &str)] = &[
 /// Targets of the summary ratios.
 pub const TARGETS: &[(&str, f64)] = &[
     ("alloc_nospm", 1.005),
-    ("alloc_spm", 1.02),
-    ("fault", 1.01),
-    ("spm_vs_sysram", 1.05),
+    ("alloc_spm", 1.01),
+    ("fault", 1.005),
+    ("spm_vs_sysram", 1.02),
 ];
 
 /// What one kernel's run measured.
@@ -502,7 +502,7 @@ mod tests {
             );
         }
         for (a, b, _) in NODE_ROWS {
-            s += &format!("# bench spm row=spm-{a} rep=0 iters=10 total_ns=10300 node=1\n");
+            s += &format!("# bench spm row=spm-{a} rep=0 iters=10 total_ns=10150 node=1\n");
             s += &format!("# bench spm row=spm-{b} rep=0 iters=10 total_ns=10000 node=0\n");
         }
         s += "# bench spm sizeof task_struct=100 zone=20\n";
@@ -528,13 +528,15 @@ mod tests {
         let r = Report::new(&base, &spm).unwrap();
         let s = r.summary_line();
         assert!(s.starts_with("bench: alloc_nospm=1.0100 alloc_spm=1.0100 fault=1.0100 "));
-        assert!(s.ends_with(" spm_vs_sysram=1.0300"));
+        assert!(s.ends_with(" spm_vs_sysram=1.0150"));
+        // 1.01 meets alloc_spm's target (1.01), not alloc_nospm's or fault's.
         let missed = r.missed();
-        assert_eq!(missed.len(), 1, "{missed:?}");
+        assert_eq!(missed.len(), 2, "{missed:?}");
         assert!(missed[0].starts_with("alloc_nospm"));
+        assert!(missed[1].starts_with("fault"));
         let same = Report::new(&base, &base).unwrap();
         assert!(same.missed().is_empty());
-        assert!(r.markdown("").contains("| 1.0300 |"));
+        assert!(r.markdown("").contains("| 1.0150 |"));
         assert!(r.svg().starts_with("<svg"));
     }
 

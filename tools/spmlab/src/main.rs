@@ -625,8 +625,17 @@ fn main() -> ExitCode {
         "summary" => cmd_summary(&o),
         "validate" => o.topology().map(|t| {
             println!(
-                "{}: {} MiB SysRAM, {} CPUs, RAM-backed nodes {:?} MiB, CXL devices {:?} MiB",
-                o.preset, t.sysram_mb, t.cpus, t.ram_nodes_mb, t.cxl_mb
+                "{}: {} MiB SysRAM, {} CPUs, RAM-backed nodes {:?} MiB, CXL devices {:?} MiB{}",
+                o.preset,
+                t.sysram_mb,
+                t.cpus,
+                t.ram_nodes_mb,
+                t.cxl_mb,
+                if t.cpu_node {
+                    ", a node with the last CPU and no memory"
+                } else {
+                    ""
+                }
             );
             true
         }),

@@ -2,9 +2,10 @@
 //!
 //! A topology is node 0 (SysRAM, all CPUs), optionally RAM-backed
 //! soft-reserved nodes (fast stand-ins for device memory that take the same
-//! hmem -> dax -> kmem path), and optionally emulated CXL type-3 volatile
-//! devices, each behind its own host bridge and fixed memory window, so that
-//! each becomes its own NUMA node.
+//! hmem -> dax -> kmem path), optionally a node with a CPU and no memory
+//! (which cannot be an SPM node), and optionally emulated CXL type-3
+//! volatile devices, each behind its own host bridge and fixed memory
+//! window, so that each becomes its own NUMA node.
 //!
 //! Memory map: `max-ram-below-4g=2G`, so node 0 covers at most 0-2 GiB and
 //! every RAM-backed node lies wholly above 4 GiB, where no firmware region
@@ -26,12 +27,15 @@ const LOW_RAM_LIMIT: u64 = 2 * GIB;
 pub struct Topology {
     /// Node 0 memory, MiB.
     pub sysram_mb: u64,
-    /// Number of CPUs (all on node 0).
+    /// Number of CPUs (all on node 0, but for `cpu_node`'s).
     pub cpus: u32,
     /// RAM-backed soft-reserved nodes, MiB each (nodes 1..).
     pub ram_nodes_mb: Vec<u64>,
     /// Emulated CXL type-3 volatile devices, MiB each.
     pub cxl_mb: Vec<u64>,
+    /// One more node, after the RAM-backed ones, with the last CPU and no
+    /// memory.
+    pub cpu_node: bool,
 }
 
 /// Named presets that tests and `make run` select.
@@ -57,6 +61,10 @@ pub const PRESETS: &[(&str, &str)] = &[
         "2 GiB SysRAM + two 512 MiB RAM-backed soft-reserved nodes (nodes 1 and 2)",
     ),
     ("plain", "2 GiB SysRAM only"),
+    (
+        "cpunode",
+        "2 GiB SysRAM with CPU 0 + node 1 with CPU 1 and no memory",
+    ),
 ];
 
 /// An invalid topology or option.
@@ -77,6 +85,7 @@ impl Topology {
             cpus: 2,
             ram_nodes_mb: vec![],
             cxl_mb: vec![],
+            cpu_node: false,
         };
         Ok(match name {
             "cxl" => Topology {
@@ -101,6 +110,10 @@ impl Topology {
                 ..base
             },
             "plain" => base,
+            "cpunode" => Topology {
+                cpu_node: true,
+                ..base
+            },
             _ => {
                 let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
                 return Err(TopologyError(format!(
@@ -125,6 +138,16 @@ impl Topology {
                 "{} CPUs: the lab kernel supports 1 to 8",
                 self.cpus
             )));
+        }
+        if self.cpu_node && !self.cxl_mb.is_empty() {
+            return Err(TopologyError(
+                "a CPU-only node and CXL devices: the CXL nodes' numbers would shift".into(),
+            ));
+        }
+        if self.cpu_node && self.cpus < 2 {
+            return Err(TopologyError(
+                "a CPU-only node needs 2 CPUs at least (node 0 keeps one)".into(),
+            ));
         }
         if !self.ram_nodes_mb.is_empty() && self.sysram_mb * MIB < LOW_RAM_LIMIT {
             return Err(TopologyError(format!(
@@ -272,13 +295,21 @@ impl Invocation {
         } else {
             push(&["-accel", "tcg"]);
         }
-        push(&["-cpu", "max", "-smp", &t.cpus.to_string()]);
+        // A CPU on a node of its own needs a package of its own: the
+        // scheduler warns when CPUs that share a cache are on two nodes.
+        let smp = if t.cpu_node {
+            format!("{0},sockets={0},cores=1,threads=1", t.cpus)
+        } else {
+            t.cpus.to_string()
+        };
+        push(&["-cpu", "max", "-smp", &smp]);
         push(&["-m", &format!("{}M", t.total_ram_mb())]);
+        let node0_cpus = if t.cpu_node { t.cpus - 1 } else { t.cpus };
         push(&[
             "-object",
             &format!("memory-backend-ram,id=m0,size={}M", t.sysram_mb),
             "-numa",
-            &format!("node,nodeid=0,cpus=0-{},memdev=m0", t.cpus - 1),
+            &format!("node,nodeid=0,cpus=0-{},memdev=m0", node0_cpus - 1),
         ]);
         for (i, mb) in t.ram_nodes_mb.iter().enumerate() {
             let n = i + 1;
@@ -288,6 +319,10 @@ impl Invocation {
                 "-numa",
                 &format!("node,nodeid={n},memdev=m{n}"),
             ]);
+        }
+        if t.cpu_node {
+            let n = t.ram_nodes_mb.len() + 1;
+            push(&["-numa", &format!("node,nodeid={n},cpus={}", t.cpus - 1)]);
         }
         let mut fmw = Vec::new();
         for (j, mb) in t.cxl_mb.iter().enumerate() {
@@ -461,6 +496,21 @@ mod tests {
         assert!(has_pair(&a, "-m", "3072M"));
         assert!(has_pair(&a, "-numa", "node,nodeid=1,memdev=m1"));
         assert!(has_pair(&a, "-numa", "node,nodeid=2,memdev=m2"));
+    }
+
+    #[test]
+    fn cpunode_preset_has_a_memoryless_cpu_node() {
+        let a = inv(Topology::preset("cpunode").unwrap()).args();
+        assert!(has_pair(&a, "-numa", "node,nodeid=0,cpus=0-0,memdev=m0"));
+        assert!(has_pair(&a, "-numa", "node,nodeid=1,cpus=1"));
+        assert!(has_pair(&a, "-m", "2048M"));
+        assert!(has_pair(&a, "-smp", "2,sockets=2,cores=1,threads=1"));
+        let mut t = Topology::preset("cpunode").unwrap();
+        t.cpus = 1;
+        assert!(t.validate().unwrap_err().0.contains("2 CPUs"));
+        let mut t = Topology::preset("cpunode").unwrap();
+        t.cxl_mb = vec![512];
+        assert!(t.validate().unwrap_err().0.contains("CXL"));
     }
 
     #[test]
