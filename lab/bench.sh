@@ -112,7 +112,8 @@ cmd_compare() {
 		if [ "$which" = base ]; then
 			set -- --arg mode=control
 		else
-			set -- --append spm_nodes=1 --arg mode=spm --arg "ko=$obj/lib/test_spm.ko"
+			set -- --append spm_nodes=1 --arg mode=spm --arg "ko=$obj/lib/test_spm.ko" \
+				--arg expect_spm=1 --arg "allow_skip=${SPM_ALLOW_SKIP:?}"
 		fi
 		say "running the isolation workloads on the $which kernel (preset ram)"
 		start=$(date +%s)

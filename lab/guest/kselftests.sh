@@ -21,11 +21,14 @@ for t in "$@"; do
 		failed=$((failed + 1))
 		continue
 	fi
+	# Each test writes its own status; one that did not write it fails,
+	# and cannot inherit the previous test's.
+	rm -f "$rcfile"
 	(
 		cd "$dir/$target" || exit 1
 		{ timeout "$timeout" "./$test" </dev/null 2>&1; echo $? >"$rcfile"; } | sed 's/^/# /'
 	)
-	rc=$(cat "$rcfile")
+	rc=$(cat "$rcfile" 2>/dev/null || echo none)
 	case "$rc" in
 	0) echo "ok $n $name" ;;
 	4) echo "ok $n $name # SKIP" ;;

@@ -7,7 +7,10 @@
 # kernel), brd=PATH (brd.ko), mode=spm|control, tests=A+B+... (only these
 # TEST cases; default all), online_sysram=1 (mode spm: also online every
 # RAM-backed node that is not SPM, as ordinary SysRAM: preset ram2 with
-# spm_nodes=1 then has SysRAM nodes 0 and 2 around SPM node 1).
+# spm_nodes=1 then has SysRAM nodes 0 and 2 around SPM node 1),
+# expect_spm=LIST (mode spm: has_spm must read exactly this before
+# anything runs), allow_skip=A+B+... (mode spm: the cases this topology
+# cannot run; any other case that skips is a failure).
 #   spm      the SPM nodes are under test; every test must pass (nested TAP)
 #   control  negative control: the RAM-backed node is onlined as ordinary
 #            SysRAM and put under test instead; the workloads must land
@@ -17,11 +20,24 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-bin= ko= brd= mode=spm tests= only= online_sysram=
-lab_args "bin ko brd mode tests online_sysram" "$@" || exit 1
+bin= ko= brd= mode=spm tests= only= online_sysram= expect_spm= allow_skip=
+lab_args "bin ko brd mode tests online_sysram expect_spm allow_skip" "$@" || exit 1
 for t in $(echo "$tests" | tr + " "); do only="$only -t $t"; done
 
 lab_bring_up_all
+if [ "$mode" = spm ]; then
+	# Without the SPM nodes every case would skip, and skips are not
+	# failures of the test program: stop here instead.
+	has_spm=$(cat /sys/devices/system/node/has_spm)
+	if [ -z "$expect_spm" ] || [ "$has_spm" != "$expect_spm" ]; then
+		tap_result FAIL "the SPM nodes under test are up" \
+			"has_spm reads '$has_spm', want '$expect_spm' (expect_spm=)"
+		tap_result FAIL "spm_isolation" "not run: the SPM nodes under test are missing"
+		tap_done
+		exit 1
+	fi
+	tap_result PASS "the SPM nodes under test are up (has_spm $has_spm)"
+fi
 if [ "$mode" = spm ] && [ "$online_sysram" = 1 ]; then
 	sysram=
 	for d in /sys/bus/dax/devices/dax*; do
@@ -48,13 +64,23 @@ if [ "$mode" = control ]; then
 		"control: node(s) $nodes online as ordinary memory"
 	export SPM_TEST_NODES=$nodes
 fi
-[ -n "$ko" ] && [ -e "$ko" ] && insmod "$ko"
+# The test driver: required in mode spm (the cases that need it would
+# skip); the unpatched kernel of make compare-baseline has none.
+if [ -n "$ko" ]; then
+	ok "insmod '$ko'" "test_spm.ko loaded"
+elif [ "$mode" = spm ]; then
+	tap_result FAIL "test_spm.ko loaded" "no ko= given"
+fi
 
+# The disk filesystem the page cache, slab and swap cases need (they
+# would skip without it).
 if insmod "$brd" rd_nr=1 rd_size=1048576 && mkfs.ext2 -q /dev/ram0 &&
 	mkdir -p /run/spmtest && mount -t ext2 /dev/ram0 /run/spmtest; then
 	export SPM_TEST_DIR=/run/spmtest
+	tap_result PASS "ext2 on a brd RAM disk for the page cache, slab and swap cases"
 else
-	diag "no RAM disk filesystem: the page cache, slab and swap tests will skip"
+	tap_result FAIL "ext2 on a brd RAM disk for the page cache, slab and swap cases" \
+		"brd=$brd, mkfs.ext2 or mount failed"
 fi
 echo 0 >/proc/sys/kernel/printk_ratelimit 2>/dev/null
 
@@ -64,6 +90,20 @@ if [ "$mode" = spm ]; then
 	{ "$bin" $only 2>&1; echo $? >/tmp/spm_isolation.rc; } | tee /tmp/spm.out | sed 's/^/    /'
 	rc=$(cat /tmp/spm_isolation.rc)
 	tap_result "$([ "$rc" = 0 ] && echo PASS || echo FAIL)" "spm_isolation"
+	# A skip is a failure unless this topology cannot run the case.
+	allowed=" $(echo "$allow_skip" | tr + ' ') "
+	sed -n 's/^ok [0-9]* spm\.\([a-z0-9_]*\) # SKIP *\(.*\)$/\1 \2/p' /tmp/spm.out >/tmp/spm.skips
+	unexpected=0
+	while read -r case why; do
+		case "$allowed" in
+		*" $case "*) ;;
+		*)
+			tap_result FAIL "unexpected skip: $case" "$why (not in allow_skip)"
+			unexpected=$((unexpected + 1))
+			;;
+		esac
+	done </tmp/spm.skips
+	diag "skipped: $(wc -l </tmp/spm.skips) case(s), $unexpected not allowed"
 	grep '^# spm-leak:' /tmp/spm.out | sed 's/^# spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
 else
 	# shellcheck disable=SC2086

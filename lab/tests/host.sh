@@ -98,6 +98,36 @@ else
 fi
 rm -f "$top/build/lab-hang-test.sh"
 
+# The guest's kselftest runner: a test that dies before its exit status is
+# written fails; it does not inherit the status of the test before it.
+mkdir -p "$t/ksft/x"
+printf '#!/bin/sh\nexit 0\n' >"$t/ksft/x/passes"
+# Kills the shell that would record its exit status (timeout's parent).
+printf '#!/bin/sh\nkill -9 "$(ps -o ppid= -p "$PPID" | tr -d " ")"\n' >"$t/ksft/x/dies"
+printf '#!/bin/sh\nexit 4\n' >"$t/ksft/x/skips"
+chmod +x "$t/ksft/x/passes" "$t/ksft/x/dies" "$t/ksft/x/skips"
+sh "$top/lab/guest/kselftests.sh" "$t/ksft" x/passes x/dies x/skips x/absent >"$t/out" 2>&1
+rc=$?
+if [ $rc != 0 ] && grep -q '^ok 1 selftests: x: passes$' "$t/out" &&
+	grep -q '^not ok 2 selftests: x: dies # exit=none' "$t/out" &&
+	grep -q '^ok 3 selftests: x: skips # SKIP' "$t/out" &&
+	grep -q '^not ok 4 selftests: x: absent # missing' "$t/out"; then
+	rec PASS kselftest-runner-status-per-test
+else
+	rec FAIL kselftest-runner-status-per-test "exit $rc: $(grep 'ok [0-9]' "$t/out" | tr '\n' ' ')"
+fi
+
+# The summary fails on an expected suite that left no results.
+mkdir -p "$t/sum"
+"$spmlab" record ran PASS one --results "$t/sum" >/dev/null
+if "$spmlab" summary --results "$t/sum" --expect ran >"$t/out" 2>&1 &&
+	! "$spmlab" summary --results "$t/sum" --expect ran,never-ran >"$t/out" 2>&1 &&
+	grep -q 'never-ran/suite-ran' "$t/out" && grep -q '^  ran: 1 passed, 0 failed, 0 skipped$' "$t/out"; then
+	rec PASS summary-fails-on-missing-suite
+else
+	rec FAIL summary-fails-on-missing-suite "$(tail -n 4 "$t/out" | tr '\n' ' ')"
+fi
+
 # Every patch of the series passes checkpatch --strict (the base tree's own
 # copy of the script), with no error, warning or check.
 if [ -x "$ksrc/scripts/checkpatch.pl" ]; then

@@ -36,7 +36,9 @@ commands:
   tap NAME FILE                          record the TAP results in FILE as suite NAME
   cargo NAME FILE                        record `cargo test` output in FILE as suite NAME
   record NAME PASS|FAIL|SKIP TEST [DETAIL]   record one result in suite NAME
-  summary                                print all recorded results and 'N passed, N failed'
+  summary [--expect SUITE,...]           print all recorded results, per-suite counts and
+                                         'N passed, N failed'; an expected suite without
+                                         results fails
   presets                                list topology presets
   bench-report --base LOG --spm LOG --size-base F --size-spm F --out DIR
                                          `make bench`'s tables, plot and summary line
@@ -77,6 +79,7 @@ struct Opts {
     script: Option<String>,
     kunit: bool,
     allow: Vec<String>,
+    expect: Vec<String>,
     top: PathBuf,
     results: Option<PathBuf>,
 }
@@ -103,6 +106,7 @@ fn parse_opts(argv: &[String]) -> Result<Opts, String> {
         script: None,
         kunit: false,
         allow: vec![],
+        expect: vec![],
         top: std::env::current_dir().map_err(|e| e.to_string())?,
         results: None,
     };
@@ -137,6 +141,12 @@ fn parse_opts(argv: &[String]) -> Result<Opts, String> {
             "--script" => o.script = Some(val(&mut it, a)?),
             "--kunit" => o.kunit = true,
             "--allow" => o.allow.push(val(&mut it, a)?),
+            "--expect" => o.expect.extend(
+                val(&mut it, a)?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            ),
             "--top" => o.top = PathBuf::from(val(&mut it, a)?),
             "--results" => o.results = Some(PathBuf::from(val(&mut it, a)?)),
             s if s.starts_with("--") => return Err(format!("unknown option '{s}'")),
@@ -496,6 +506,7 @@ fn clone_opts(o: &Opts) -> Opts {
         script: o.script.clone(),
         kunit: o.kunit,
         allow: o.allow.clone(),
+        expect: vec![],
         top: o.top.clone(),
         results: o.results.clone(),
     }
@@ -556,9 +567,15 @@ fn cmd_record(o: &Opts) -> Result<bool, String> {
 
 fn cmd_summary(o: &Opts) -> Result<bool, String> {
     let dir = o.results_dir();
-    let all = results::read_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut all = results::read_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let found: Vec<String> = all.iter().map(|(s, _)| s.clone()).collect();
+    for (suite, res) in results::missing_suites(&found, &o.expect) {
+        all.push((suite, vec![res]));
+    }
     let mut flat = Vec::new();
-    for (_suite, res) in all {
+    let mut per_suite = Vec::new();
+    for (suite, res) in all {
+        per_suite.push(results::suite_line(&suite, &res));
         flat.extend(res);
     }
     let failed: Vec<_> = flat.iter().filter(|r| r.status == Status::Fail).collect();
@@ -571,6 +588,10 @@ fn cmd_summary(o: &Opts) -> Result<bool, String> {
         for r in &failed {
             println!("  {}", results::report_line(r));
         }
+    }
+    println!("\nper suite:");
+    for l in &per_suite {
+        println!("  {l}");
     }
     let t = results::Totals::of(&flat);
     println!("{}", t.line());

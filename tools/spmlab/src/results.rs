@@ -124,6 +124,34 @@ pub fn read_all(dir: &Path) -> io::Result<Vec<(String, Vec<TestResult>)>> {
     Ok(out)
 }
 
+/// A failure for each suite in `expected` that has no results in `found`:
+/// a suite that never ran must not be merely absent from the summary.
+pub fn missing_suites(found: &[String], expected: &[String]) -> Vec<(String, TestResult)> {
+    expected
+        .iter()
+        .filter(|e| !found.contains(e))
+        .map(|e| {
+            (
+                e.clone(),
+                TestResult {
+                    name: format!("{e}/suite-ran"),
+                    status: Status::Fail,
+                    detail: format!("no results for suite '{e}': it did not run"),
+                },
+            )
+        })
+        .collect()
+}
+
+/// `SUITE: N passed, N failed, N skipped` for one suite.
+pub fn suite_line(suite: &str, results: &[TestResult]) -> String {
+    let t = Totals::of(results);
+    format!(
+        "{suite}: {} passed, {} failed, {} skipped",
+        t.passed, t.failed, t.skipped
+    )
+}
+
 /// Results of `cargo test` output (the libtest text format):
 /// `test path::name ... ok|FAILED|ignored`. The `test result:` lines are
 /// cross-checked: a crate whose summary reports failures that no line
@@ -189,6 +217,24 @@ mod tests {
             status,
             detail: detail.into(),
         }
+    }
+
+    #[test]
+    fn missing_suites_fail_and_suite_lines_count() {
+        let found = vec!["a".to_string(), "b".to_string()];
+        let want = vec!["a".to_string(), "c".to_string()];
+        let m = missing_suites(&found, &want);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].0, "c");
+        assert_eq!(m[0].1.status, Status::Fail);
+        assert_eq!(m[0].1.name, "c/suite-ran");
+        assert!(missing_suites(&found, &[]).is_empty());
+        let v = vec![
+            r("a/x", Status::Pass, ""),
+            r("a/y", Status::Skip, "why"),
+            r("a/z", Status::Fail, ""),
+        ];
+        assert_eq!(suite_line("a", &v), "a: 1 passed, 1 failed, 1 skipped");
     }
 
     #[test]
