@@ -120,8 +120,10 @@ else
 		line=$(grep "^workload=$w " "$SPMLAB_OUT/leaks.txt" | head -n 1)
 		landed=$(echo "$line" | sed -n 's/.* landed=\([0-9]*\).*/\1/p')
 		allocs=$(echo "$line" | sed -n 's/.* allocs=\([0-9]*\).*/\1/p')
-		ok "[ \"\${landed:-0}\" -gt 0 ] || [ \"\${allocs:-0}\" -gt 0 ]" \
-			"control: $w lands pages on ordinary node $nodes (landed=${landed:-?} allocs=${allocs:-?})"
+		# allocs (numa_hit + numa_miss) is what check_leak() asserts on in
+		# the SPM suites; landed (used pages) is sampled and noisy.
+		ok "[ \"\${allocs:-0}\" -gt 0 ]" \
+			"control: $w allocates on ordinary node $nodes (allocs=${allocs:-?} landed=${landed:-?})"
 	done
 fi
 lab_report | sed 's/^/# /'
