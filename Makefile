@@ -134,16 +134,27 @@ examples: kernel
 	done
 
 # The suites make check runs; the summary fails on any that left no results.
+# make check ONLY=suite[,suite] runs those only (host-unit or host-lab: the
+# host steps, which make both).
 CHECK_SUITES := host-unit,host-lab,lab-cxl,lab-cxl2,lab-ram,lab-ram-spm,lab-bootparam,bench-smoke,examples,rust-driver,spm-ram,spm-cxl2,spm-ram2,spm-control,kselftest
+comma := ,
+ONLY ?=
+ONLY_LIST := $(subst $(comma), ,$(ONLY))
+ifneq ($(filter-out $(subst $(comma), ,$(CHECK_SUITES)),$(ONLY_LIST)),)
+$(error ONLY=$(ONLY): no such suite: $(filter-out $(subst $(comma), ,$(CHECK_SUITES)),$(ONLY_LIST)) (suites: $(CHECK_SUITES)))
+endif
+# $(call only,NAME...): a prefix that turns a suite's command into a no-op
+# when ONLY leaves all of NAME... out.
+only = $(if $(ONLY),$(if $(filter $(1),$(ONLY_LIST)),,: ))
 
 # Every suite runs even when an earlier one failed; the summary decides.
 check: build ksft bench-module examples
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
-	@$(MAKE) -s check-host || $(SPMLAB) record check-steps FAIL check-host "make check-host exited non-zero" \
-		--results $(RESULTS)
-	@$(MAKE) -s check-guest || $(SPMLAB) record check-steps FAIL check-guest "make check-guest exited non-zero" \
-		--results $(RESULTS)
-	@$(SPMLAB) summary --results $(RESULTS) --expect $(CHECK_SUITES)
+	@$(call only,host-unit host-lab)$(MAKE) -s check-host || \
+		$(SPMLAB) record check-steps FAIL check-host "make check-host exited non-zero" --results $(RESULTS)
+	@$(MAKE) -s check-guest || \
+		$(SPMLAB) record check-steps FAIL check-guest "make check-guest exited non-zero" --results $(RESULTS)
+	@$(SPMLAB) summary --results $(RESULTS) --expect $(if $(ONLY),$(ONLY),$(CHECK_SUITES))
 
 check-host:
 	@echo "[check] host: lab tooling unit tests"
@@ -152,47 +163,47 @@ check-host:
 	@sh lab/tests/host.sh $(RESULTS) $(SPMLAB)
 
 check-guest:
-	@echo "[check] guest: CXL lab suite + KUnit (preset cxl)"
-	@$(BOOT) --name lab-cxl --preset cxl --script lab/guest/lab-cxl.sh --arg cxl=1 --kunit --timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: two CXL devices (preset cxl2)"
-	@$(BOOT) --name lab-cxl2 --preset cxl2 --script lab/guest/lab-cxl.sh --arg cxl=2 --timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: RAM-backed soft-reserved node (preset ram)"
-	@$(BOOT) --name lab-ram --preset ram --script lab/guest/lab-ram.sh --timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: RAM-backed node registered as SPM at boot, 1.5x-RAM memory hog (preset ram)"
-	@$(BOOT) --name lab-ram-spm --preset ram --append spm_nodes=1 --script lab/guest/lab-ram-spm.sh \
+	@$(call only,lab-cxl)echo "[check] guest: CXL lab suite + KUnit (preset cxl)"
+	@$(call only,lab-cxl)$(BOOT) --name lab-cxl --preset cxl --script lab/guest/lab-cxl.sh --arg cxl=1 --kunit --timeout 240 | grep -v '^PASS' || true
+	@$(call only,lab-cxl2)echo "[check] guest: two CXL devices (preset cxl2)"
+	@$(call only,lab-cxl2)$(BOOT) --name lab-cxl2 --preset cxl2 --script lab/guest/lab-cxl.sh --arg cxl=2 --timeout 240 | grep -v '^PASS' || true
+	@$(call only,lab-ram)echo "[check] guest: RAM-backed soft-reserved node (preset ram)"
+	@$(call only,lab-ram)$(BOOT) --name lab-ram --preset ram --script lab/guest/lab-ram.sh --timeout 240 | grep -v '^PASS' || true
+	@$(call only,lab-ram-spm)echo "[check] guest: RAM-backed node registered as SPM at boot, 1.5x-RAM memory hog (preset ram)"
+	@$(call only,lab-ram-spm)$(BOOT) --name lab-ram-spm --preset ram --append spm_nodes=1 --script lab/guest/lab-ram-spm.sh \
 		--timeout 300 | grep -v '^PASS' || true
-	@echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset cpunode)"
-	@$(BOOT) --name lab-bootparam --preset cpunode --append spm_nodes=0,1,7 --script lab/guest/lab-bootparam.sh \
+	@$(call only,lab-bootparam)echo "[check] guest: spm_nodes= with nodes that cannot be SPM (preset cpunode)"
+	@$(call only,lab-bootparam)$(BOOT) --name lab-bootparam --preset cpunode --append spm_nodes=0,1,7 --script lab/guest/lab-bootparam.sh \
 		--timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: benchmark module and fault benchmark, tiny counts (preset ram)"
-	@$(BOOT) --name bench-smoke --preset ram --script lab/guest/bench.sh \
+	@$(call only,bench-smoke)echo "[check] guest: benchmark module and fault benchmark, tiny counts (preset ram)"
+	@$(call only,bench-smoke)$(BOOT) --name bench-smoke --preset ram --script lab/guest/bench.sh \
 		--arg kmod=$(BUILD)/bench-lab/spm_bench.ko --arg fault=$(BUILD)/bench-lab/spm_fault \
 		--arg iters0=64 --arg iters9=8 --arg reps=1 --arg fmib=2 --arg freps=1 \
 		--timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: out-of-tree example drivers, C and Rust (preset cxl-ram)"
-	@$(BOOT) --name examples --preset cxl-ram --script lab/guest/examples.sh --arg dir=$(BUILD)/examples \
+	@$(call only,examples)echo "[check] guest: out-of-tree example drivers, C and Rust (preset cxl-ram)"
+	@$(call only,examples)$(BOOT) --name examples --preset cxl-ram --script lab/guest/examples.sh --arg dir=$(BUILD)/examples \
 		--timeout 240 | grep -v '^PASS' || true
-	@echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles (preset cxl-ram)"
-	@$(BOOT) --name rust-driver --preset cxl-ram --script lab/guest/rust-driver.sh \
+	@$(call only,rust-driver)echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles (preset cxl-ram)"
+	@$(call only,rust-driver)$(BOOT) --name rust-driver --preset cxl-ram --script lab/guest/rust-driver.sh \
 		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --arg cycles=20 --timeout 480 | grep -v '^PASS' || true
-	@echo "[check] guest: SPM isolation kselftests, RAM-backed node registered as SPM (preset ram)"
-	@$(BOOT) --name spm-ram --preset ram --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
+	@$(call only,spm-ram)echo "[check] guest: SPM isolation kselftests, RAM-backed node registered as SPM (preset ram)"
+	@$(call only,spm-ram)$(BOOT) --name spm-ram --preset ram --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 \
 		--arg allow_skip=$(SKIP_NEEDS_TWO_SPM)+$(SKIP_NEEDS_TWO_SYSRAM) --timeout 600 | grep -v '^PASS' || true
-	@echo "[check] guest: SPM isolation kselftests, two CXL devices as SPM nodes, 1 GiB (preset cxl2)"
-	@$(BOOT) --name spm-cxl2 --preset cxl2 --script lab/guest/spm-selftest.sh \
+	@$(call only,spm-cxl2)echo "[check] guest: SPM isolation kselftests, two CXL devices as SPM nodes, 1 GiB (preset cxl2)"
+	@$(call only,spm-cxl2)$(BOOT) --name spm-cxl2 --preset cxl2 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1-2 --arg allow_skip=$(SKIP_NEEDS_TWO_SYSRAM) \
 		--timeout 600 | grep -v '^PASS' || true
-	@echo "[check] guest: SPM isolation kselftests, SPM node 1 between SysRAM nodes 0 and 2 (preset ram2)"
-	@$(BOOT) --name spm-ram2 --preset ram2 --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
+	@$(call only,spm-ram2)echo "[check] guest: SPM isolation kselftests, SPM node 1 between SysRAM nodes 0 and 2 (preset ram2)"
+	@$(call only,spm-ram2)$(BOOT) --name spm-ram2 --preset ram2 --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 --arg online_sysram=1 --arg tests=$(SPM_RAM2_TESTS) \
 		--timeout 300 | grep -v '^PASS' || true
-	@echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
-	@$(BOOT) --name spm-control --preset ram --script lab/guest/spm-selftest.sh \
+	@$(call only,spm-control)echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
+	@$(call only,spm-control)$(BOOT) --name spm-control --preset ram --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg mode=control --arg tests=$(SPM_CONTROL_TESTS) \
 		--timeout 600 | grep -v '^PASS' || true
-	@echo "[check] guest: kselftests (preset plain)"
-	@$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
+	@$(call only,kselftest)echo "[check] guest: kselftests (preset plain)"
+	@$(call only,kselftest)$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
 		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
 		--timeout 600 | grep -v '^PASS' || true
 
