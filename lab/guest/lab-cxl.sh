@@ -18,7 +18,7 @@ is "$(node_list possible)" "0-$cxl" "cxl: each CXL window has its own possible n
 is "$(node_list has_spm)" "" "no SPM node before the regions exist"
 
 # KUnit before any SPM memory exists: registration runs on a spare node.
-kunit_module kunit-before "$kunit_ko" spm_verdict spm_registry spm_alloc
+kunit_module kunit-before "$kunit_ko" spm_registry spm_alloc
 
 created=$(SPM=1 cxl_create_ram_regions)
 is "$(printf '%s\n' "$created" | grep -c region)" "$cxl" "cxl: one RAM region created per device"
@@ -111,7 +111,7 @@ diag "numactl --interleave=all: $r"
 is "$r" "pages=4096 node0=4096 errors=0" "numactl --interleave=all stays on SysRAM"
 
 # KUnit with SPM memory online: zonelists and real allocations.
-kunit_module kunit-after "$kunit_ko" spm_verdict spm_registry spm_alloc
+kunit_module kunit-after "$kunit_ko" spm_registry spm_alloc
 
 lab_report | sed 's/^/# /'
 tap_done
