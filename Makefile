@@ -45,7 +45,7 @@ SPM_RAM2_TESTS := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
 	bisect-check bench bench-module examples compare-baseline \
-	check-host check-guest
+	check-host check-guest summary
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -154,6 +154,11 @@ check: build ksft bench-module examples
 		$(SPMLAB) record check-steps FAIL check-host "make check-host exited non-zero" --results $(RESULTS)
 	@$(MAKE) -s check-guest || \
 		$(SPMLAB) record check-steps FAIL check-guest "make check-guest exited non-zero" --results $(RESULTS)
+	@$(MAKE) -s summary
+
+# The summary of the last make check (every result, per-suite counts, the
+# totals line); fails on an expected suite without results.
+summary:
 	@$(SPMLAB) summary --results $(RESULTS) --expect $(if $(ONLY),$(ONLY),$(CHECK_SUITES))
 
 check-host:
