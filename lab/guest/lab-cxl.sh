@@ -99,6 +99,9 @@ is "$r" "spmlab-probe: mbind: errno 22" "cpuset: mbind to an SPM node in the tas
 ok "echo $cxl >$cg/cpuset.mems" "cpuset: cpuset.mems may list only an SPM node"
 is "$(cat $cg/cpuset.mems.effective)" "$cxl" "cpuset: such a cpuset's effective mems are the SPM node alone"
 is "$(cat $cg/cpuset.mems.sysram)" 0 "cpuset: such a cpuset's tasks use the parent's SysRAM (mems.sysram)"
+# Its tasks use SysRAM: it is no "movable nodes only" configuration.
+ok "! dmesg | grep -q 'movable nodes only'" \
+	"cpuset: a cpuset of an SPM node alone is not reported as movable-only"
 r=$(sh -c "echo \$\$ >$cg/cgroup.procs && exec $PROBE alloc 1" 2>&1)
 is "$r" "pages=256 node0=256 errors=0" "cpuset: its tasks still allocate from SysRAM, never from the SPM node"
 rmdir $cg
