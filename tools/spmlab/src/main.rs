@@ -210,6 +210,11 @@ impl Opts {
             return Err(format!("{} not found (--top?)", init.display()));
         }
         let mut append = vec![format!("spmlab.top={}", self.top.display())];
+        // The object directory the kernel came from: guest scripts load
+        // its modules ($SPMLAB_KOBJ).
+        if let Some(obj) = kernel.strip_suffix("/arch/x86/boot/bzImage") {
+            append.push(format!("spmlab.kobj={obj}"));
+        }
         if let Some(s) = &self.script {
             let p = absolute(&self.top, s);
             if !p.is_file() {
@@ -431,7 +436,24 @@ fn cmd_boot(o: &Opts) -> Result<bool, String> {
         qemu_log: &qemu_log,
         timeout: o.timeout,
     };
-    let res = judge_run(&name, &run, &o.allow, o.kunit);
+    let mut res = judge_run(&name, &run, &o.allow, o.kunit);
+    let reports = console::Scanner::new(&o.allow).scan(&console);
+    if !reports.is_empty() {
+        let splat = dir.join("splat.txt");
+        let text = decode_splat(&inv.kernel, &console::splat_text(&console, &reports));
+        fs::write(&splat, text).map_err(|e| e.to_string())?;
+        if let Some(r) = res
+            .iter_mut()
+            .find(|r| r.name.ends_with("/kernel-log-clean"))
+        {
+            r.detail
+                .push_str(&format!(" (the reports: {})", splat.display()));
+        }
+        eprintln!(
+            "[spmlab] {name}: kernel reports saved in {}",
+            splat.display()
+        );
+    }
     let failed = res.iter().any(|r| r.status == Status::Fail);
     if failed {
         eprintln!("[spmlab] {name}: last console lines:");
@@ -442,6 +464,58 @@ fn cmd_boot(o: &Opts) -> Result<bool, String> {
     }
     results::write_suite(&o.results_dir(), &name, &res).map_err(|e| e.to_string())?;
     Ok(!failed)
+}
+
+/// `text` (kernel reports) run through the kernel's
+/// scripts/decode_stacktrace.sh, which turns "func+0x12/0x40" into file
+/// and line, when `kernel` is the bzImage of an object directory whose
+/// vmlinux has debug info; otherwise `text` as it is, with a first line
+/// saying why it was not decoded.
+fn decode_splat(kernel: &str, text: &str) -> String {
+    let Some(obj) = kernel
+        .strip_suffix("/arch/x86/boot/bzImage")
+        .map(PathBuf::from)
+    else {
+        return format!("# not decoded: {kernel} is not in a kernel object directory\n{text}");
+    };
+    let config = fs::read_to_string(obj.join(".config")).unwrap_or_default();
+    if !config.lines().any(|l| l == "CONFIG_DEBUG_INFO=y") {
+        return format!("# not decoded: the kernel has no debug info (CONFIG_DEBUG_INFO)\n{text}");
+    }
+    let script = obj.join("source/scripts/decode_stacktrace.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(obj.join("vmlinux"))
+        .arg(obj.join("source"))
+        .arg(&obj)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            // Fed from a thread: the script writes as it reads, and a
+            // long report would fill both pipes.
+            let input = text.to_string();
+            let feeder = c.stdin.take().map(|mut i| {
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    let _ = i.write_all(input.as_bytes());
+                })
+            });
+            let out = c.wait_with_output();
+            if let Some(f) = feeder {
+                let _ = f.join();
+            }
+            out
+        });
+    match out {
+        Ok(o) if o.status.success() && !o.stdout.is_empty() => format!(
+            "# decoded by {}\n{}",
+            script.display(),
+            String::from_utf8_lossy(&o.stdout)
+        ),
+        _ => format!("# not decoded: {} failed\n{text}", script.display()),
+    }
 }
 
 fn shell_words(a: &[String]) -> String {
