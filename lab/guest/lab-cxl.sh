@@ -9,7 +9,7 @@ cxl=1 size=536870912
 lab_args "cxl size" "$@" || exit 1
 block=$(printf '%d' 0x$(cat /sys/devices/system/memory/block_size_bytes))
 blocks_per_dev=$((size / block))
-kunit_ko=$SPMLAB_TOP/build/obj/mm/spm_kunit.ko
+kunit_ko=$SPMLAB_KOBJ/mm/spm_kunit.ko
 node_list() { cat /sys/devices/system/node/"$1"; }
 
 lab_wait "[ \$(ls -d $CXL/endpoint* 2>/dev/null | wc -l) -ge $cxl ]" 50
@@ -115,6 +115,45 @@ is "$r" "pages=4096 node0=4096 errors=0" "numactl --interleave=all stays on SysR
 
 # KUnit with SPM memory online: zonelists and real allocations.
 kunit_module kunit-after "$kunit_ko" spm_registry spm_alloc
+
+# Two dax devices on one node, the first SPM (spm_node), the second not:
+# kmem must refuse the second, whose memory would come up as SPM memory
+# no device accounts for, and the node must be free again once the first
+# is gone. The region is split in two halves for it, then made whole.
+set -- $(dax_devices | head -n 1)
+dev=$1 node=$2
+d=/sys/bus/dax/devices/$dev
+rgn=$(readlink -f "$d/..")/dax_region
+KMEM=/sys/bus/dax/drivers/kmem
+n=0
+for b in /sys/devices/system/node/node"$node"/memory*; do
+	echo offline >"$b/state" && n=$((n + 1))
+done
+is "$n" "$blocks_per_dev" "split: node $node's blocks offline"
+ok "echo $dev >$KMEM/unbind" "split: kmem lets go of $dev"
+ok "echo $((size / 2)) >$d/size" "split: $dev shrunk to half the region"
+ok "echo 1 >$rgn/create" "split: the region makes a second device"
+second=
+for e in /sys/bus/dax/devices/dax*; do
+	[ "$(readlink -f "$e/..")" = "$(readlink -f "$d/..")" ] && [ "$e" != "$d" ] &&
+		[ "$(cat "$e/size")" = 0 ] && second=$(basename "$e")
+done
+ok "[ -n '$second' ] && echo $((size / 2)) >/sys/bus/dax/devices/$second/size" \
+	"split: second device ${second:-?} takes the other half"
+is "$(cat "/sys/bus/dax/devices/$second/spm_node" 2>/dev/null)" 0 "split: $second has no spm_node"
+ok "echo $dev >$KMEM/bind" "split: kmem binds $dev (spm_node) and registers node $node"
+r=$("$PROBE" write $KMEM/bind "$second")
+is "$r" EBUSY "split: kmem refuses $second, without spm_node, on SPM node $node"
+ok "dmesg | grep -q '$second: node $node is an SPM node of dax/kmem'" "split: the refusal says why"
+ok "[ ! -e /sys/bus/dax/devices/$second/driver ]" "split: $second stays unbound"
+is "$(ls -d /sys/devices/system/node/node"$node"/memory* | wc -l)" "$((blocks_per_dev / 2))" \
+	"split: node $node has $dev's blocks only"
+ok "echo $dev >$KMEM/unbind" "split: kmem lets go of $dev"
+ok "! dmesg | grep -q 'node $node stays an SPM node'" "split: node $node's registration ends with $dev"
+ok "echo 0 >/sys/bus/dax/devices/$second/size && echo $second >$rgn/delete" "split: $second deleted"
+ok "echo $size >$d/size && echo $dev >$KMEM/bind" "split: $dev whole again and bound"
+is "$(node_online_blocks "$node" online_kernel)" "$blocks_per_dev" "split: node $node online again"
+ok "node_in_list $node \"\$(node_list has_spm)\"" "split: node $node is an SPM node again"
 
 lab_report | sed 's/^/# /'
 tap_done
