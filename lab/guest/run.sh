@@ -7,7 +7,7 @@ driver=kmem
 lab_args driver "$@" || exit 1
 if [ "$driver" = rust ]; then
 	diag "CXL memory brought up by: dax_spm, the Rust driver (new_id), which registers the node itself"
-	took=$(lab_bring_up_rust "$SPMLAB_TOP/build/obj/drivers/dax/dax_spm.ko")
+	took=$(lab_bring_up_rust "$SPMLAB_KOBJ/drivers/dax/dax_spm.ko")
 	cmp_ge "$(echo "$took" | grep -c dax)" 1 "dax_spm took the CXL dax device(s)"
 else
 	diag "CXL memory brought up by: dax/kmem, with the region's spm_node set before commit"
@@ -30,7 +30,7 @@ cmp_ge "$n" 1 "at least one dax device is up"
 if [ -n "$(cat /sys/devices/system/node/has_spm 2>/dev/null)" ]; then
 	# The KUnit results are part of this run's TAP (and so judged); the
 	# summary for a person is written so that it cannot pass for TAP.
-	kunit_module spm "$SPMLAB_TOP/build/obj/mm/spm_kunit.ko" spm_alloc >/tmp/kunit.tap
+	kunit_module spm "$SPMLAB_KOBJ/mm/spm_kunit.ko" spm_alloc >/tmp/kunit.tap
 	cat /tmp/kunit.tap
 	diag "== GFP_SPM_NODE allocations on the SPM node (KUnit spm_alloc) =="
 	sed -n 's/^ *\(not ok\|ok\) [0-9]* \(spm_[a-z_]*\)$/#   \2: \1/p' /tmp/kunit.tap

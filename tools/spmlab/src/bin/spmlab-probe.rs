@@ -11,6 +11,14 @@
 //! to move every page to NODE and prints that call's per-page outcome
 //! (`moved: ...`, negative errnos counted as `errN=count`) before the
 //! placement line.
+//!
+//! ```text
+//! spmlab-probe write PATH VALUE
+//! spmlab-probe write-nth PATH VALUE N
+//! ```
+//! write VALUE to PATH with one write(2) and print "ok" or the errno's
+//! name; `write-nth` makes the Nth fault-injection site of that write fail
+//! (/proc/thread-self/fail-nth) and adds "injected" or "not-reached".
 
 use std::process::ExitCode;
 
@@ -218,9 +226,58 @@ fn write_file(path: &str, value: &str) -> String {
     }
 }
 
+/// One write(2) of `value` to `path` with the `nth` fault-injection site
+/// this task passes made to fail (/proc/thread-self/fail-nth, with
+/// CONFIG_FAULT_INJECTION): "RESULT injected" when the fault was injected,
+/// "RESULT not-reached" when the write passed fewer than `nth` sites.
+/// RESULT is "ok" or the errno's name, as for `write`.
+fn write_fail_nth(path: &str, value: &str, nth: u32) -> Result<String, String> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let ctl = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(FAIL_NTH)
+        .map_err(|e| format!("{FAIL_NTH}: {e} (no CONFIG_FAULT_INJECTION?)"))?;
+    ctl.write_at(nth.to_string().as_bytes(), 0)
+        .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
+    let r = f.write(value.as_bytes());
+    // Read back without allocating in the kernel: what is left of the count.
+    let mut buf = [0u8; 16];
+    let n = ctl
+        .read_at(&mut buf, 0)
+        .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
+    let left: u32 = std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("{FAIL_NTH}: unreadable"))?;
+    ctl.write_at(b"0", 0)
+        .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
+    let res = match r {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.raw_os_error().map_or_else(|| e.to_string(), errno_name),
+    };
+    Ok(format!(
+        "{res} {}",
+        if left == 0 { "injected" } else { "not-reached" }
+    ))
+}
+
 fn run(args: &[String]) -> Result<String, String> {
     match args {
         [cmd, path, value] if cmd == "write" => Ok(write_file(path, value)),
+        [cmd, path, value, nth] if cmd == "write-nth" => {
+            let nth: u32 = nth.parse().map_err(|_| format!("bad count '{nth}'"))?;
+            if nth == 0 {
+                return Err("write-nth counts from 1".into());
+            }
+            write_fail_nth(path, value, nth)
+        }
         [cmd, mib, rest @ ..] if cmd == "alloc" => {
             let mib: usize = mib.parse().map_err(|_| format!("bad size '{mib}'"))?;
             if mib == 0 || mib > 1 << 16 {
@@ -242,7 +299,8 @@ fn run(args: &[String]) -> Result<String, String> {
         }
         _ => Err(
             "usage: spmlab-probe alloc MIB [--bind NODES | --interleave NODES | --move-to NODE]\n       \
-             spmlab-probe write PATH VALUE"
+             spmlab-probe write PATH VALUE\n       \
+             spmlab-probe write-nth PATH VALUE N"
                 .into(),
         ),
     }
