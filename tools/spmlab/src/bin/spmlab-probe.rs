@@ -244,20 +244,24 @@ fn write_fail_nth(path: &str, value: &str, nth: u32) -> Result<String, String> {
         .write(true)
         .open(FAIL_NTH)
         .map_err(|e| format!("{FAIL_NTH}: {e} (no CONFIG_FAULT_INJECTION?)"))?;
-    ctl.write_at(nth.to_string().as_bytes(), 0)
+    // Everything the steps between arming and disarming touch exists
+    // beforehand: a page fault of this task in between is a fault site
+    // too, and failing it would kill the task (a stack that cannot grow).
+    let count = nth.to_string();
+    let mut buf = [0u8; 16];
+    ctl.write_at(count.as_bytes(), 0)
         .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
     let r = f.write(value.as_bytes());
-    // Read back without allocating in the kernel: what is left of the count.
-    let mut buf = [0u8; 16];
-    let n = ctl
-        .read_at(&mut buf, 0)
-        .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
+    // What is left of the count (reading it allocates nothing), then
+    // disarm: 0 means the fault was injected.
+    let n = ctl.read_at(&mut buf, 0);
+    let reset = ctl.write_at(b"0", 0);
+    let n = n.map_err(|e| format!("{FAIL_NTH}: {e}"))?;
+    reset.map_err(|e| format!("{FAIL_NTH}: {e}"))?;
     let left: u32 = std::str::from_utf8(&buf[..n])
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| format!("{FAIL_NTH}: unreadable"))?;
-    ctl.write_at(b"0", 0)
-        .map_err(|e| format!("{FAIL_NTH}: {e}"))?;
     let res = match r {
         Ok(_) => "ok".to_string(),
         Err(e) => e.raw_os_error().map_or_else(|| e.to_string(), errno_name),
