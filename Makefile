@@ -179,8 +179,10 @@ ifneq ($(filter-out $(ALL_SUITES),$(ONLY_LIST)),)
 $(error ONLY=$(ONLY): no such suite: $(filter-out $(ALL_SUITES),$(ONLY_LIST)) (suites: $(CHECK_SUITES), and with DEBUG=1 $(DEBUG_ONLY_SUITES)))
 endif
 ifneq ($(DEBUG),1)
+ifeq ($(filter check-debug,$(MAKECMDGOALS)),)
 ifneq ($(filter $(DEBUG_ONLY_SUITES),$(ONLY_LIST)),)
 $(error ONLY=$(ONLY): $(filter $(DEBUG_ONLY_SUITES),$(ONLY_LIST)) runs on the debug kernel only: make check-debug ONLY=$(ONLY))
+endif
 endif
 endif
 # $(call only,NAME...): a prefix that turns a suite's command into a no-op
