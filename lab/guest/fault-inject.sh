@@ -87,6 +87,14 @@ fault_walk() {
 	fi
 }
 
+# The device is let go of whole: no driver, no memory block on the node,
+# the node out of has_spm. Prints what is wrong.
+check_let_go() {
+	[ "$(driver)" = none ] || echo " still bound to $(driver)"
+	[ "$(nblocks)" = 0 ] || echo " $(nblocks) memory blocks left on node $node"
+	node_in_list $node "$(has_spm)" && echo " node $node left in has_spm"
+}
+
 # 1. kmem binds the device as an SPM node.
 echo "$dev" >$KMEM/unbind
 echo 1 >"$D/spm_node"
@@ -97,9 +105,7 @@ check_kmem_bind() {
 		[ "$(nblocks)" -gt 0 ] || echo " no memory added"
 		echo "$dev" >$KMEM/unbind || echo " unbind failed"
 	fi
-	[ "$(driver)" = none ] || echo " still bound to $(driver)"
-	[ "$(nblocks)" = 0 ] || echo " $(nblocks) memory blocks left on node $node"
-	node_in_list $node "$(has_spm)" && echo " node $node left in has_spm"
+	check_let_go
 }
 fault_walk "kmem bind as an SPM node, faults injected" $KMEM/bind "$dev" check_kmem_bind
 
@@ -130,9 +136,7 @@ check_rust_bind() {
 		node_in_list $node "$(has_spm)" || echo " node $node not in has_spm"
 		echo "$dev" >$DRV/unbind || echo " unbind failed"
 	fi
-	[ "$(driver)" = none ] || echo " still bound to $(driver)"
-	[ "$(nblocks)" = 0 ] || echo " $(nblocks) memory blocks left on node $node"
-	node_in_list $node "$(has_spm)" && echo " node $node left in has_spm"
+	check_let_go
 }
 fault_walk "dax_spm bind, faults injected" $DRV/bind "$dev" check_rust_bind
 
@@ -160,9 +164,7 @@ echo 11 >$FI/fail_page_alloc/min-order
 check_rust_unbind() {
 	# Refused before the driver core got it (kernfs's buffer): still bound.
 	[ "$r" != ok ] && [ "$(driver)" = dax_spm ] && return
-	[ "$(driver)" = none ] || echo " still bound to $(driver)"
-	[ "$(nblocks)" = 0 ] || echo " $(nblocks) memory blocks left on node $node"
-	node_in_list $node "$(has_spm)" && echo " node $node left in has_spm"
+	check_let_go
 	echo "$dev" >$DRV/bind || echo " bind failed"
 	[ "$(cat "$D/spm_pages_free")" = "$free0" ] ||
 		echo " free pages at bind $(cat "$D/spm_pages_free"), not $free0"
