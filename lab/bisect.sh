@@ -31,7 +31,9 @@ for c in $(git -C "$ksrc" rev-list --reverse spm-base..HEAD); do
 done
 # The whole series with the feature compiled out: the !CONFIG_SPM_NODES stubs.
 off=$top/build/bisect-off.config
-printf '# CONFIG_SPM_NODES is not set\n# CONFIG_SPM_KUNIT_TEST is not set\n# CONFIG_DEV_DAX_SPM is not set\n' >"$off"
+# Everything that depends on SPM_NODES goes with it, or the config check
+# sees the lab config's =y/=m for it come out absent.
+printf '# CONFIG_%s is not set\n' SPM_NODES SPM_KUNIT_TEST DEV_DAX_SPM TEST_SPM >"$off"
 start=$(date +%s)
 if SPM_KCONFIG_EXTRA="$off" SPM_LENIENT_CONFIG=1 sh "$top/lab/kernel.sh" build "$wt" "$obj-off" \
 	>"$logs/bisect-off.log" 2>&1 && ! grep -q '^CONFIG_SPM_NODES=y' "$obj-off/.config"; then
