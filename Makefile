@@ -17,6 +17,10 @@ include lab/versions.env
 BUILD := $(TOP)/build
 KSRC := $(BUILD)/linux
 KSFT := $(BUILD)/ksft-obj
+# run_kselftest.sh and the cgroup and spm targets, installed (make ksft).
+KSFT_INSTALL := $(KSFT)/install
+# tools/testing/selftests/spm's programs; run_spm.sh runs them.
+SPM_PROGS := spm/spm_api spm/spm_policy spm/spm_pressure spm/spm_hotplug
 # DEBUG=1 (make check-debug): the debug kernel, lab/kconfig/debug.config on
 # top of lab.config, with its own object directory, out-of-tree builds and
 # results; guests get longer timeouts, and those that online no emulated
@@ -49,8 +53,12 @@ BOOT := $(SPMLAB) boot --top $(TOP) --results $(RESULTS) --kernel $(KIMAGE)
 # $(call tmo,SECS): a guest timeout, longer on the debug kernel.
 tmo = --timeout $$(($(1) * $(TSCALE)))
 # tools/testing/selftests/spm in the guest (lab/guest/spm-selftest.sh).
-SPM_SELFTEST_ARGS = --arg bin=$(KSFT)/kselftest/spm/spm_isolation --arg ko=$(KOBJ)/lib/test_spm.ko \
+SPM_SELFTEST_ARGS = --arg ksft=$(KSFT_INSTALL) --arg ko=$(KOBJ)/lib/test_spm.ko \
 	--arg brd=$(KOBJ)/drivers/block/brd.ko
+# $(call stmo,SECS): the guest's timeout, and run_kselftest.sh's a minute
+# shorter, so that a hung case ends as "# TIMEOUT" with the results so far
+# rather than with QEMU killed.
+stmo = $(call tmo,$(1)) --arg ksft_timeout=$$((($(1) - 60) * $(TSCALE)))
 # The spm_isolation cases a topology cannot run, by what they need (see
 # docs/isolation.md). Any other case that skips fails its suite.
 SKIP_NEEDS_TWO_SPM := cpuset_spm_only_no_sibling+cpuset_emptied_gets_parent_sysram
@@ -58,15 +66,16 @@ SKIP_NEEDS_TWO_SYSRAM := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpu
 # The negative control runs every workload that allocates on the node when
 # it is ordinary memory (on the unpatched kernel too: make compare-baseline);
 # docs/isolation.md lists the others and why they have no control.
-SPM_CONTROL_TESTS := anon_beyond_ram+thp_beyond_ram+page_cache_read+page_cache_write+swap_and_zswap+interleave_all_nodes+migrate_pages_refused+move_pages_refused+cpuset_default_allocations_avoid_spm+hugetlb_pool_avoids_spm+demotion_enabled
+SPM_CONTROL_TESTS := anon_beyond_ram+thp_beyond_ram+page_cache_read+page_cache_write+swap_and_zswap+interleave_all_nodes+migrate_pages_refused+move_pages_refused+cpuset_default_allocations_avoid_spm+hugetlb_pool_avoids_spm+demotion_enabled+tmpfs_fill+slab_dentries_inodes
 # On the debug kernel (DEBUG=1), spm-ram runs every case but those that
 # squeeze SysRAM with a ballast and a hog: under KASAN (its shadow, its
 # quarantine) and TCG the OOM killer, while the hog's memory is still
 # being reaped, goes on to kill the harness. They run on the lab kernel.
 SPM_PRESSURE_TESTS := anon_beyond_ram thp_beyond_ram page_cache_read page_cache_write \
-	swap_and_zswap demotion_enabled unprivileged_user oom_kills_hog_not_spm_holder
-SPM_ALL_TESTS = $(shell grep -o '^TEST_F[A-Z_]*.spm, [a-z0-9_]*' \
-	$(KSRC)/tools/testing/selftests/spm/spm_isolation.c 2>/dev/null | sed 's/.*, //')
+	swap_and_zswap demotion_enabled unprivileged_user oom_kills_hog_not_spm_holder \
+	tmpfs_fill slab_dentries_inodes
+SPM_ALL_TESTS = $(shell cat $(KSRC)/tools/testing/selftests/spm/spm_*.c 2>/dev/null | \
+	grep -o '^TEST_F[A-Z_]*.spm, [a-z0-9_]*' | sed 's/.*, //')
 empty :=
 space := $(empty) $(empty)
 SPM_DEBUG_TESTS = $(subst $(space),+,$(filter-out $(SPM_PRESSURE_TESTS),$(SPM_ALL_TESTS)))
@@ -112,12 +121,20 @@ ksft: kernel
 	@echo "[ksft] building kselftests (mm cgroup spm)"
 	@sh lab/kernel.sh make $(KSRC) $(KOBJ) -- headers_install INSTALL_HDR_PATH=$(KOBJ)/usr >$(BUILD)/logs/headers.log 2>&1 \
 		|| { tail -n 20 $(BUILD)/logs/headers.log; exit 1; }
-	@$(MAKE) -k -s -C $(KSRC)/tools/testing/selftests TARGETS="mm cgroup spm" O=$(KSFT) \
-		KHDR_INCLUDES="-isystem $(KOBJ)/usr/include" -j$$(($$(nproc) + 1)) \
-		>$(BUILD)/logs/ksft.log 2>&1 || true
-	@for t in $$(sed -e 's/#.*//' lab/kselftests.list) spm/spm_isolation; do \
+	@sh lab/progress.sh ksft $(BUILD)/logs/ksft.log \
+		$(MAKE) -k -s -C $(KSRC)/tools/testing/selftests TARGETS="mm cgroup spm" O=$(KSFT) \
+		KHDR_INCLUDES="-isystem $(KOBJ)/usr/include" -j$$(($$(nproc) + 1)) || true
+	@for t in $$(sed -e 's/#.*//' lab/kselftests.list) $(SPM_PROGS); do \
 		[ -x $(KSFT)/kselftest/$$t ] || { echo "[ksft] $$t did not build:"; \
 			grep -B2 -A5 "$${t#*/}" $(BUILD)/logs/ksft.log | grep -m5 error; exit 1; }; \
+	done
+	@echo "[ksft] installing the cgroup and spm kselftests, with run_kselftest.sh, into $(KSFT_INSTALL)"
+	@rm -rf $(KSFT_INSTALL)
+	@$(MAKE) -s -C $(KSRC)/tools/testing/selftests TARGETS="cgroup spm" O=$(KSFT) \
+		KHDR_INCLUDES="-isystem $(KOBJ)/usr/include" INSTALL_PATH=$(KSFT_INSTALL) install \
+		>$(BUILD)/logs/ksft-install.log 2>&1 || { tail -n 20 $(BUILD)/logs/ksft-install.log; exit 1; }
+	@for t in cgroup:test_cpuset cgroup:test_core spm:run_spm.sh; do \
+		grep -qx $$t $(KSFT_INSTALL)/kselftest-list.txt || { echo "[ksft] $$t is not in $(KSFT_INSTALL)/kselftest-list.txt"; exit 1; }; \
 	done
 
 # Check PRESET and SPMLAB_ARGS before anything long starts.
@@ -249,26 +266,26 @@ check-guest:
 	@$(call only,spm-ram)echo "[check] guest: SPM isolation kselftests, RAM-backed node registered as SPM (preset ram)"
 	@$(call only,spm-ram)$(BOOT) --name spm-ram $(POISON) --preset ram --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 $(if $(filter 1,$(DEBUG)),--arg tests=$(SPM_DEBUG_TESTS)) \
-		--arg allow_skip=$(SKIP_NEEDS_TWO_SPM)+$(SKIP_NEEDS_TWO_SYSRAM) $(call tmo,600) | grep -v '^PASS' || true
+		--arg allow_skip=$(SKIP_NEEDS_TWO_SPM)+$(SKIP_NEEDS_TWO_SYSRAM) $(call stmo,600) | grep -v '^PASS' || true
 	@$(call only,spm-cxl2)echo "[check] guest: SPM isolation kselftests, two CXL devices as SPM nodes, 1 GiB (preset cxl2)"
 	@$(call only,spm-cxl2)$(BOOT) --name spm-cxl2 --preset cxl2 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1-2 --arg allow_skip=$(SKIP_NEEDS_TWO_SYSRAM) \
-		$(call tmo,600) | grep -v '^PASS' || true
+		$(call stmo,600) | grep -v '^PASS' || true
 	@$(call only,spm-ram2)echo "[check] guest: SPM isolation kselftests, SPM node 1 between SysRAM nodes 0 and 2 (preset ram2)"
 	@$(call only,spm-ram2)$(BOOT) --name spm-ram2 $(POISON) --preset ram2 --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 --arg online_sysram=1 --arg tests=$(SPM_RAM2_TESTS) \
-		$(call tmo,300) | grep -v '^PASS' || true
+		$(call stmo,300) | grep -v '^PASS' || true
 	@$(call only,spm-control)echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
 	@$(call only,spm-control)$(BOOT) --name spm-control $(POISON) --preset ram --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg mode=control --arg tests=$(SPM_CONTROL_TESTS) \
-		$(call tmo,600) | grep -v '^PASS' || true
+		$(call stmo,600) | grep -v '^PASS' || true
 	@$(call debugonly,fault-inject)echo "[check] guest: fault injection on the SPM paths (debug kernel, preset ram)"
 	@$(call debugonly,fault-inject)$(BOOT) --name fault-inject $(POISON) --preset ram --script lab/guest/fault-inject.sh \
 		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --allow 'page allocation failure:' \
 		$(call tmo,600) | grep -v '^PASS' || true
 	@$(call only,kselftest)echo "[check] guest: kselftests (preset plain)"
 	@$(call only,kselftest)$(BOOT) --name kselftest --preset plain --script lab/guest/kselftests.sh \
-		--arg $(KSFT)/kselftest $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
+		--arg $(KSFT)/kselftest --arg $(KSFT_INSTALL) $(foreach t,$(shell sed -e 's/#.*//' lab/kselftests.list),--arg $(t)) \
 		$(call tmo,600) | grep -v '^PASS' || true
 
 # Every commit of the series builds on its own, and the series builds with

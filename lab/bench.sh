@@ -100,8 +100,8 @@ boot_kernel() {
 # that landed on the node, per workload.
 cmd_compare() {
 	[ -d "$ksrc/.git" ] || die "no kernel tree (make tree)"
-	bin=$top/build/ksft-obj/kselftest/spm/spm_isolation
-	[ -x "$bin" ] || die "no $bin (make ksft)"
+	ksft=$top/build/ksft-obj/install
+	[ -x "$ksft/spm/run_spm.sh" ] || die "no $ksft/spm/run_spm.sh (make ksft)"
 	cmp=$top/build/compare
 	rm -rf "$cmp"
 	mkdir -p "$cmp"
@@ -119,8 +119,8 @@ cmd_compare() {
 		start=$(date +%s)
 		"$spmlab" boot --top "$top" --results "$cmp/results" --name "compare-$which" \
 			--kernel "$obj/arch/x86/boot/bzImage" --preset ram "$@" \
-			--script lab/guest/spm-selftest.sh --arg "bin=$bin" \
-			--arg "brd=$obj/drivers/block/brd.ko" --timeout 1800 >"$cmp/boot-$which.txt" || true
+			--script lab/guest/spm-selftest.sh --arg "ksft=$ksft" \
+			--arg "brd=$obj/drivers/block/brd.ko" --arg ksft_timeout=1740 --timeout 1800 >"$cmp/boot-$which.txt" || true
 		cp "$top/build/runs/compare-$which/output.log" "$cmp/output-$which.log"
 		[ -s "$top/build/runs/compare-$which/out/leaks.txt" ] ||
 			{ tail -n 20 "$cmp/boot-$which.txt" >&2; die "the $which kernel reported no workloads"; }

@@ -19,6 +19,7 @@ src=$top/build/linux
 obj=$top/build/obj
 if [ $# -ge 2 ] && [ "$1" != -- ]; then src=$1 obj=$2; shift 2; fi
 [ "${1:-}" = -- ] && shift
+. "$top/lab/progress.sh"
 logs=$top/build/logs
 mkdir -p "$logs" "$obj"
 # One set of logs per object directory: build/obj logs as build.log, others
@@ -58,13 +59,16 @@ logged() {
 	name=$1
 	shift
 	log="$logs/$tag$name.log"
+	progress_start kernel "$log"
 	if ! kmake "$@" >"$log" 2>&1; then
+		progress_stop
 		printf '[kernel] failed: make -C %s O=%s LLVM=%s %s\n' "$src" "$obj" "$LLVM_SUFFIX" "$*" >&2
 		grep -n -E 'error:|Error [0-9]|undefined reference|^make.*\*\*\*' "$log" | head -n 15 >&2 || true
 		printf '[kernel] last lines of %s:\n' "$log" >&2
 		tail -n 25 "$log" >&2
 		exit 1
 	fi
+	progress_stop
 }
 
 # Every CONFIG_ line of the fragments must be in the final .config as written

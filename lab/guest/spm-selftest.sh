@@ -1,16 +1,20 @@
 #!/bin/sh
-# tools/testing/selftests/spm in the guest: bring the topology's memory up,
-# give the tests a disk filesystem (ext2 on a brd RAM disk) for page cache,
-# slab and swap, load the test driver, run spm_isolation.
+# tools/testing/selftests/spm in the guest, through the kernel's own runner:
+# bring the topology's memory up, give the tests a disk filesystem (ext2 on
+# a brd RAM disk) for page cache, slab and swap, load the test driver, then
+# run the installed run_kselftest.sh -t spm:run_spm.sh, with the
+# destructive cases on (SPM_TEST_DESTRUCTIVE=1).
 #
-# Args: bin=PATH (spm_isolation), ko=PATH (test_spm.ko; absent on the base
-# kernel), brd=PATH (brd.ko), mode=spm|control, tests=A+B+... (only these
-# TEST cases; default all), online_sysram=1 (mode spm: also online every
-# RAM-backed node that is not SPM, as ordinary SysRAM: preset ram2 with
-# spm_nodes=1 then has SysRAM nodes 0 and 2 around SPM node 1),
-# expect_spm=LIST (mode spm: has_spm must read exactly this before
-# anything runs), allow_skip=A+B+... (mode spm: the cases this topology
-# cannot run; any other case that skips is a failure).
+# Args: ksft=DIR (the kselftest install dir: run_kselftest.sh, spm/), ko=PATH
+# (test_spm.ko; absent on the base kernel), brd=PATH (brd.ko),
+# mode=spm|control, tests=A+B+... (only these cases; default all),
+# online_sysram=1 (mode spm: also online every RAM-backed node that is not
+# SPM, as ordinary SysRAM: preset ram2 with spm_nodes=1 then has SysRAM
+# nodes 0 and 2 around SPM node 1), expect_spm=LIST (mode spm: has_spm must
+# read exactly this before anything runs), allow_skip=A+B+... (mode spm:
+# the cases this topology cannot run; any other case that skips is a
+# failure), ksft_timeout=SECS (run_kselftest.sh -o; default: the suite's
+# settings file).
 #   spm      the SPM nodes are under test; every test must pass (nested TAP)
 #   control  negative control: the RAM-backed node is onlined as ordinary
 #            SysRAM and put under test instead; the workloads must land
@@ -20,9 +24,8 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-bin= ko= brd= mode=spm tests= only= online_sysram= expect_spm= allow_skip=
-lab_args "bin ko brd mode tests online_sysram expect_spm allow_skip" "$@" || exit 1
-for t in $(echo "$tests" | tr + " "); do only="$only -t $t"; done
+ksft= ko= brd= mode=spm tests= online_sysram= expect_spm= allow_skip= ksft_timeout=
+lab_args "ksft ko brd mode tests online_sysram expect_spm allow_skip ksft_timeout" "$@" || exit 1
 
 lab_bring_up_all
 if [ "$mode" = spm ]; then
@@ -32,7 +35,7 @@ if [ "$mode" = spm ]; then
 	if [ -z "$expect_spm" ] || [ "$has_spm" != "$expect_spm" ]; then
 		tap_result FAIL "the SPM nodes under test are up" \
 			"has_spm reads '$has_spm', want '$expect_spm' (expect_spm=)"
-		tap_result FAIL "spm_isolation" "not run: the SPM nodes under test are missing"
+		tap_result FAIL "the SPM tests" "not run: the SPM nodes under test are missing"
 		tap_done
 		exit 1
 	fi
@@ -84,15 +87,28 @@ else
 fi
 echo 0 >/proc/sys/kernel/printk_ratelimit 2>/dev/null
 
+# The kernel's own runner, and the suite's wrapper under it.
+runner="$ksft/run_kselftest.sh"
+ok "[ -x '$runner' ] && [ -x '$ksft/spm/run_spm.sh' ] && grep -qx 'spm:run_spm.sh' '$ksft/kselftest-list.txt'" \
+	"run_kselftest.sh lists spm:run_spm.sh" "missing: $runner, $ksft/spm/run_spm.sh or its kselftest-list.txt entry"
+export SPM_TEST_CASES="$tests" SPM_TEST_DESTRUCTIVE=1
+# run_kselftest.sh's output: in mode spm nested, each case a result; in
+# the control only shown, since there the leak checks fail by design.
+prefix='    '
+[ "$mode" = spm ] || prefix='# | '
+# shellcheck disable=SC2046
+"$runner" $([ -z "$ksft_timeout" ] || echo "-o $ksft_timeout") -t spm:run_spm.sh 2>&1 |
+	tee /tmp/spm.out | sed "s/^/$prefix/"
+# run_kselftest.sh exits 0 whatever its tests did: its result line says.
+if grep -qx 'ok 1 selftests: spm: run_spm.sh' /tmp/spm.out; then res=PASS; else res=FAIL; fi
+grep '^\(# \)*spm-leak:' /tmp/spm.out | sed 's/^\(# \)*spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
+
 if [ "$mode" = spm ]; then
-	# The test program's TAP, nested: each TEST case is a result.
-	# shellcheck disable=SC2086
-	{ "$bin" $only 2>&1; echo $? >/tmp/spm_isolation.rc; } | tee /tmp/spm.out | sed 's/^/    /'
-	rc=$(cat /tmp/spm_isolation.rc)
-	tap_result "$([ "$rc" = 0 ] && echo PASS || echo FAIL)" "spm_isolation"
+	tap_result "$res" "run_kselftest.sh -t spm:run_spm.sh" \
+		"its result: $(grep -m1 '^\(not \)\{0,1\}ok 1 selftests: spm: run_spm.sh' /tmp/spm.out || echo none)"
 	# A skip is a failure unless this topology cannot run the case.
 	allowed=" $(echo "$allow_skip" | tr + ' ') "
-	sed -n 's/^ok [0-9]* spm\.\([a-z0-9_]*\) # SKIP *\(.*\)$/\1 \2/p' /tmp/spm.out >/tmp/spm.skips
+	sed -n 's/^\(# \)*ok [0-9]* spm\.\([a-z0-9_]*\) # SKIP *\(.*\)$/\2 \3/p' /tmp/spm.out >/tmp/spm.skips
 	unexpected=0
 	while read -r case why; do
 		case "$allowed" in
@@ -104,12 +120,16 @@ if [ "$mode" = spm ]; then
 		esac
 	done </tmp/spm.skips
 	diag "skipped: $(wc -l </tmp/spm.skips) case(s), $unexpected not allowed"
-	grep '^# spm-leak:' /tmp/spm.out | sed 's/^# spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
+	# Every case named has a result: a filter that ran nothing is no pass.
+	if [ -n "$tests" ]; then
+		missing=
+		for t in $(echo "$tests" | tr + ' '); do
+			grep -q "^\(# \)*\(not \)\{0,1\}ok [0-9]* spm\.$t\( \|\$\)" /tmp/spm.out ||
+				missing="$missing $t"
+		done
+		is "$missing" "" "every case named in tests= has a result"
+	fi
 else
-	# shellcheck disable=SC2086
-	"$bin" $only >/tmp/control.out 2>&1
-	sed 's/^/# | /' /tmp/control.out
-	grep '^# spm-leak:' /tmp/control.out | sed 's/^# spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
 	# Each workload run (tests=, or all: every one with a control form)
 	# must put pages on the ordinary node: that it did is what the
 	# control shows. docs/isolation.md says why the others have none.
@@ -117,6 +137,7 @@ else
 	forms="anon_beyond_ram thp_beyond_ram page_cache_read page_cache_write swap_and_zswap"
 	forms="$forms interleave_all_nodes migrate_pages_refused move_pages_refused"
 	forms="$forms cpuset_default_allocations_avoid_spm hugetlb_pool_avoids_spm demotion_enabled"
+	forms="$forms tmpfs_fill slab_dentries_inodes"
 	[ -z "$tests" ] || forms=$(echo "$tests" | tr + " ")
 	for t in $forms; do
 		case "$t" in
@@ -126,6 +147,7 @@ else
 		cpuset_default_allocations_avoid_spm) w=cpuset_default ;;
 		hugetlb_pool_avoids_spm) w=hugetlb ;; demotion_enabled) w=demotion ;;
 		page_cache_read | page_cache_write) w=$t ;;
+		tmpfs_fill) w=tmpfs ;; slab_dentries_inodes) w=slab ;;
 		*) tap_result FAIL "control: $t" "not a workload with a control form" && continue ;;
 		esac
 		must_leak="$must_leak $w"
@@ -143,6 +165,13 @@ else
 		# the SPM suites; landed (used pages) is sampled and noisy.
 		ok "[ \"\${allocs:-0}\" -gt 0 ]" \
 			"control: $w allocates on ordinary node $nodes (allocs=${allocs:-?} landed=${landed:-?})"
+		# Behind a ballast any allocation may fall back onto the node: the
+		# fills must show that theirs did, 8 MiB and more of it.
+		case "$w" in
+		tmpfs | slab)
+			cmp_ge "${landed:-0}" 2048 "control: $w puts 8 MiB or more on ordinary node $nodes (landed=${landed:-?})"
+			;;
+		esac
 	done
 fi
 lab_report | sed 's/^/# /'

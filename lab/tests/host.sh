@@ -106,7 +106,7 @@ printf '#!/bin/sh\nexit 0\n' >"$t/ksft/x/passes"
 printf '#!/bin/sh\nkill -9 "$(ps -o ppid= -p "$PPID" | tr -d " ")"\n' >"$t/ksft/x/dies"
 printf '#!/bin/sh\nexit 4\n' >"$t/ksft/x/skips"
 chmod +x "$t/ksft/x/passes" "$t/ksft/x/dies" "$t/ksft/x/skips"
-sh "$top/lab/guest/kselftests.sh" "$t/ksft" x/passes x/dies x/skips x/absent >"$t/out" 2>&1
+sh "$top/lab/guest/kselftests.sh" "$t/ksft" "$t/none" x/passes x/dies x/skips x/absent >"$t/out" 2>&1
 rc=$?
 if [ $rc != 0 ] && grep -q '^ok 1 selftests: x: passes$' "$t/out" &&
 	grep -q '^not ok 2 selftests: x: dies # exit=none' "$t/out" &&
@@ -115,6 +115,63 @@ if [ $rc != 0 ] && grep -q '^ok 1 selftests: x: passes$' "$t/out" &&
 	rec PASS kselftest-runner-status-per-test
 else
 	rec FAIL kselftest-runner-status-per-test "exit $rc: $(grep 'ok [0-9]' "$t/out" | tr '\n' ' ')"
+fi
+
+# The cgroup tests go through run_kselftest.sh, which exits 0 whatever its
+# tests did: its results must become the runner's, a failure a failure and
+# a skip a skip, and a test it gave no result for must fail the run.
+mkdir -p "$t/inst"
+printf '#!/bin/sh\necho "TAP version 13"\necho 1..3\necho "# selftests: cgroup: a"\necho "ok 1 selftests: cgroup: a"\necho "not ok 2 selftests: cgroup: b # exit=1"\necho "ok 3 selftests: cgroup: c # SKIP"\n' \
+	>"$t/inst/run_kselftest.sh"
+chmod +x "$t/inst/run_kselftest.sh"
+sh "$top/lab/guest/kselftests.sh" "$t/ksft" "$t/inst" x/passes cgroup/a cgroup/b cgroup/c >"$t/out" 2>&1
+rc=$?
+sh "$top/lab/guest/kselftests.sh" "$t/ksft" "$t/inst" cgroup/a cgroup/b cgroup/c cgroup/d >"$t/out2" 2>&1
+rc2=$?
+if [ $rc != 0 ] && grep -q '^1\.\.4$' "$t/out" && grep -q '^ok 1 selftests: x: passes$' "$t/out" &&
+	grep -q '^ok 2 selftests: cgroup: a$' "$t/out" &&
+	grep -q '^not ok 3 selftests: cgroup: b # exit=1$' "$t/out" &&
+	grep -q '^ok 4 selftests: cgroup: c # SKIP$' "$t/out" &&
+	[ $rc2 != 0 ] && grep -q 'gave 3 result(s)' "$t/out2"; then
+	rec PASS kselftest-run_kselftest-results
+else
+	rec FAIL kselftest-run_kselftest-results "exit $rc/$rc2: $(grep 'ok [0-9]' "$t/out" | tr '\n' ' ')"
+fi
+
+# selftests/spm's wrapper, as run_kselftest.sh runs it: on a machine
+# without an SPM node (this host) it skips with 4 and says why; a case
+# that no program has is an error, not an empty pass.
+inst=$top/build/ksft-obj/install/spm
+if [ -x "$inst/run_spm.sh" ]; then
+	env -u SPM_TEST_NODES -u SPM_TEST_CASES -u SPM_TEST_DESTRUCTIVE "$inst/run_spm.sh" >"$t/out" 2>&1
+	rc=$?
+	if [ $rc = 4 ] && grep -q 'SKIP: no SPM node' "$t/out"; then
+		rec PASS run_spm-skips-without-spm-node
+	else
+		rec FAIL run_spm-skips-without-spm-node "exit $rc: $(head -n 3 "$t/out" | tr '\n' ' ')"
+	fi
+	env -u SPM_TEST_DESTRUCTIVE SPM_TEST_NODES=0 SPM_TEST_CASES=no_such_case "$inst/run_spm.sh" >"$t/out" 2>&1
+	rc=$?
+	if [ $rc = 1 ] && grep -q "no SPM test case 'no_such_case'" "$t/out"; then
+		rec PASS run_spm-refuses-unknown-case
+	else
+		rec FAIL run_spm-refuses-unknown-case "exit $rc: $(head -n 3 "$t/out" | tr '\n' ' ')"
+	fi
+else
+	rec FAIL run_spm-installed "no $inst/run_spm.sh (make ksft)"
+fi
+
+# Long steps say how far they got, and the command's status comes through.
+start=$(date +%s)
+SPM_PROGRESS_SECS=1 sh "$top/lab/progress.sh" step "$t/progress.log" \
+	sh -c 'echo "  CC      a.o"; sleep 2.5; echo "  LD      b"; exit 3' >"$t/out" 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+if [ "$rc" = 3 ] && [ "$(grep -c '^\[step\] [0-9]* s, [12] objects built so far$' "$t/out")" -ge 2 ] &&
+	[ "$took" -lt 10 ]; then
+	rec PASS progress-lines
+else
+	rec FAIL progress-lines "exit $rc after ${took}s: $(tr '\n' ' ' <"$t/out")"
 fi
 
 # The summary fails on an expected suite that left no results.

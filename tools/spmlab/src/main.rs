@@ -260,7 +260,44 @@ enum Ending {
     TimedOut,
 }
 
-fn run_qemu(inv: &Invocation, log: &Path, timeout: Duration) -> Result<Ending, String> {
+/// Results in a guest's TAP output so far, at any nesting depth: (all,
+/// failed). For progress lines only; the verdict is [`tap::parse`]'s.
+fn results_so_far(output: &str) -> (usize, usize) {
+    let (mut all, mut failed) = (0, 0);
+    for line in output.lines() {
+        let mut l = line.trim_start();
+        while let Some(r) = l.strip_prefix("# ") {
+            l = r.trim_start();
+        }
+        if l.starts_with("not ok ") {
+            all += 1;
+            failed += 1;
+        } else if l.starts_with("ok ") {
+            all += 1;
+        }
+    }
+    (all, failed)
+}
+
+/// How often a guest run says how far it got: 30 s, or SPM_PROGRESS_SECS.
+fn progress_every() -> Duration {
+    let secs = std::env::var("SPM_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Run QEMU until it exits or @timeout passes. With @progress (the run's
+/// name and its TAP output file), say every [`progress_every`] how long it
+/// has run and how many results it has printed.
+fn run_qemu(
+    inv: &Invocation,
+    log: &Path,
+    timeout: Duration,
+    progress: Option<(&str, &Path)>,
+) -> Result<Ending, String> {
     let log_file = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut child = Command::new(&inv.qemu)
         .args(inv.args())
@@ -270,7 +307,18 @@ fn run_qemu(inv: &Invocation, log: &Path, timeout: Duration) -> Result<Ending, S
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", inv.qemu))?;
     let start = Instant::now();
+    let every = progress_every();
+    let mut next = every;
     loop {
+        if let (Some((name, out)), true) = (progress, start.elapsed() >= next) {
+            let text = fs::read(out).unwrap_or_default();
+            let (all, failed) = results_so_far(&String::from_utf8_lossy(&text));
+            eprintln!(
+                "[spmlab] {name}: {} s, {all} results so far ({failed} failed)",
+                start.elapsed().as_secs()
+            );
+            next += every;
+        }
         if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
             use std::os::unix::process::ExitStatusExt;
             return Ok(Ending::Exited(st.code(), st.signal()));
@@ -420,7 +468,12 @@ fn cmd_boot(o: &Opts) -> Result<bool, String> {
         dir.display()
     );
     let start = Instant::now();
-    let ending = run_qemu(&inv, &dir.join("qemu.log"), Duration::from_secs(o.timeout))?;
+    let ending = run_qemu(
+        &inv,
+        &dir.join("qemu.log"),
+        Duration::from_secs(o.timeout),
+        Some((&name, &output_p)),
+    )?;
     let console = fs::read_to_string(&console_p).unwrap_or_default();
     let output = fs::read_to_string(&output_p).unwrap_or_default();
     let qemu_log = fs::read_to_string(dir.join("qemu.log")).unwrap_or_default();
@@ -853,6 +906,14 @@ mod tests {
                 ("lab/kernel-log-clean".into(), Status::Pass),
             ]
         );
+    }
+
+    #[test]
+    fn progress_counts_results_at_any_depth() {
+        let out = "TAP version 13\nok 1 a\n    ok 1 b # SKIP x\n    # # not ok 2 c\n\
+                   # a comment, not ok\nnot ok 2 d\n1..2\n";
+        assert_eq!(results_so_far(out), (4, 2));
+        assert_eq!(results_so_far(""), (0, 0));
     }
 
     #[test]
