@@ -80,9 +80,10 @@ empty :=
 space := $(empty) $(empty)
 SPM_DEBUG_TESTS = $(subst $(space),+,$(filter-out $(SPM_PRESSURE_TESTS),$(SPM_ALL_TESTS)))
 # With an SPM node between two SysRAM nodes (preset ram2): what needs two
-# SysRAM nodes (policy rebinds, cpuset migration), and the placement and
-# cpuset cases again on that topology.
-SPM_RAM2_TESTS := rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm_only_follows_parent_sysram+cpuset_spm_only_rebinds_policies+cpuset_attach_spm_only_rebinds_policies+set_mempolicy_refused+atomic_allocations_outside_cpuset+home_node_refused+interleave_all_nodes+mbind_refused+migrate_pages_refused+cpuset_mems_spans_spm+cpuset_default_allocations_avoid_spm+cpuset_refuses_gfp_spm_node
+# SysRAM nodes (policy rebinds, cpuset migration, demotion to a real target:
+# node 2, in a lower memory tier), and the placement and cpuset cases again
+# on that topology.
+SPM_RAM2_TESTS := demotion_enabled+rebind_keeps_interleave+cpuset_migration_avoids_spm+cpuset_spm_only_follows_parent_sysram+cpuset_spm_only_rebinds_policies+cpuset_attach_spm_only_rebinds_policies+set_mempolicy_refused+atomic_allocations_outside_cpuset+home_node_refused+interleave_all_nodes+mbind_refused+migrate_pages_refused+cpuset_mems_spans_spm+cpuset_default_allocations_avoid_spm+cpuset_refuses_gfp_spm_node
 
 .PHONY: help setup tree export export-check build tools kernel ksft validate run shell vng check clean \
 	bisect-check bench bench-module examples compare-baseline \
@@ -154,9 +155,11 @@ run: setup tools validate kernel
 shell: setup tools validate kernel
 	@$(SPMLAB) shell --top $(TOP) --preset $(PRESET) $(SPMLAB_ARGS)
 
-# virtme-ng (pinned, in build/venv) on the lab kernel, e.g. make vng CMD='numactl -H'.
-vng: build
-	@PATH=$(BUILD)/venv/bin:$$PATH vng --disable-kvm -r $(KIMAGE) --memory 2G --cpus 2 \
+# virtme-ng (pinned, in build/venv) on the lab kernel, booting the PRESET's
+# topology (the same hardware as spmlab boot), e.g. make vng PRESET=ram CMD='numactl -H'.
+vng: validate build
+	@args=$$($(SPMLAB) vng-args --preset $(PRESET) $(SPMLAB_ARGS)) || exit 1; \
+	PATH=$(BUILD)/venv/bin:$$PATH vng --disable-kvm -r $(KIMAGE) $$args \
 		$(if $(CMD),-- '$(CMD)')
 
 # The allocator and fault-path benchmark: unpatched base against the series,
@@ -273,7 +276,7 @@ check-guest:
 		$(call stmo,600) | grep -v '^PASS' || true
 	@$(call only,spm-ram2)echo "[check] guest: SPM isolation kselftests, SPM node 1 between SysRAM nodes 0 and 2 (preset ram2)"
 	@$(call only,spm-ram2)$(BOOT) --name spm-ram2 $(POISON) --preset ram2 --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
-		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 --arg online_sysram=1 --arg tests=$(SPM_RAM2_TESTS) \
+		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 --arg online_sysram=1 --arg ko_by=wrapper --arg tests=$(SPM_RAM2_TESTS) \
 		$(call stmo,300) | grep -v '^PASS' || true
 	@$(call only,spm-control)echo "[check] guest: negative control, the RAM-backed node as ordinary memory (preset ram)"
 	@$(call only,spm-control)$(BOOT) --name spm-control $(POISON) --preset ram --script lab/guest/spm-selftest.sh \

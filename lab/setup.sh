@@ -35,7 +35,10 @@ fi
 llvm=$LLVM_SUFFIX
 pkgs="clang$llvm lld$llvm llvm$llvm libclang$llvm-dev bc flex bison libelf-dev
 libssl-dev cpio ccache kmod rsync xz-utils make gcc libc6-dev pahole python3
-python3-venv numactl libnuma-dev ndctl daxctl busybox-static"
+python3-venv numactl libnuma-dev ndctl daxctl busybox-static udev"
+# udev: virtme-ng (make vng) runs the host's udevd in the guest, to find the
+# virtio-serial ports its command talks through; without it the command's
+# output is lost and vng exits 255.
 
 missing=""
 for p in $pkgs; do

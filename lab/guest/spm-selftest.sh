@@ -14,7 +14,8 @@
 # read exactly this before anything runs), allow_skip=A+B+... (mode spm:
 # the cases this topology cannot run; any other case that skips is a
 # failure), ksft_timeout=SECS (run_kselftest.sh -o; default: the suite's
-# settings file).
+# settings file), ko_by=lab|wrapper (who loads test_spm: this script, or
+# run_spm.sh through SPM_TEST_MODULE, which must then unload it again).
 #   spm      the SPM nodes are under test; every test must pass (nested TAP)
 #   control  negative control: the RAM-backed node is onlined as ordinary
 #            SysRAM and put under test instead; the workloads must land
@@ -24,8 +25,8 @@
 . "$SPMLAB_TOP/lab/guest/tap.sh"
 . "$SPMLAB_TOP/lab/guest/lib.sh"
 
-ksft= ko= brd= mode=spm tests= online_sysram= expect_spm= allow_skip= ksft_timeout=
-lab_args "ksft ko brd mode tests online_sysram expect_spm allow_skip ksft_timeout" "$@" || exit 1
+ksft= ko= brd= mode=spm tests= online_sysram= expect_spm= allow_skip= ksft_timeout= ko_by=lab
+lab_args "ksft ko brd mode tests online_sysram expect_spm allow_skip ksft_timeout ko_by" "$@" || exit 1
 
 lab_bring_up_all
 if [ "$mode" = spm ]; then
@@ -69,7 +70,9 @@ if [ "$mode" = control ]; then
 fi
 # The test driver: required in mode spm (the cases that need it would
 # skip); the unpatched kernel of make compare-baseline has none.
-if [ -n "$ko" ]; then
+if [ -n "$ko" ] && [ "$ko_by" = wrapper ]; then
+	export SPM_TEST_MODULE="$ko"
+elif [ -n "$ko" ]; then
 	ok "insmod '$ko'" "test_spm.ko loaded"
 elif [ "$mode" = spm ]; then
 	tap_result FAIL "test_spm.ko loaded" "no ko= given"
@@ -86,6 +89,11 @@ else
 		"brd=$brd, mkfs.ext2 or mount failed"
 fi
 echo 0 >/proc/sys/kernel/printk_ratelimit 2>/dev/null
+# The runner and the pipes that carry its output are no OOM victims: the
+# 2026-12-02 spm-cxl2 run lost run_kselftest.sh's prefix.pl to a second
+# OOM kill, just after the thp hog's, and run_spm.sh died of SIGPIPE
+# (exit 141). The cases themselves run at the default badness.
+echo -1000 >/proc/self/oom_score_adj
 
 # The kernel's own runner, and the suite's wrapper under it.
 runner="$ksft/run_kselftest.sh"
@@ -101,6 +109,11 @@ prefix='    '
 	tee /tmp/spm.out | sed "s/^/$prefix/"
 # run_kselftest.sh exits 0 whatever its tests did: its result line says.
 if grep -qx 'ok 1 selftests: spm: run_spm.sh' /tmp/spm.out; then res=PASS; else res=FAIL; fi
+if [ "$ko_by" = wrapper ]; then
+	ok "! grep -q 'test_spm is not loaded' /tmp/spm.out && [ ! -e /dev/spm_test ] && ! grep -q '^test_spm ' /proc/modules" \
+		"run_spm.sh loaded test_spm itself (SPM_TEST_MODULE) and unloaded it on exit" \
+		"$(grep -m1 'test_spm' /tmp/spm.out || echo 'test_spm still loaded')"
+fi
 grep '^\(# \)*spm-leak:' /tmp/spm.out | sed 's/^\(# \)*spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
 
 if [ "$mode" = spm ]; then

@@ -26,6 +26,23 @@ else
 	rec SKIP tree-reset-exports-identically "the tree holds unexported work"
 fi
 
+# Kconfig keeps SPM_NODES off without memory hot-remove, which mm/spm.c
+# uses (with it off, mm/spm.c did not build), and on with it: allnoconfig
+# plus what SPM nodes need, with and without MEMORY_HOTREMOVE.
+kc_spm() { # HOTREMOVE(y|n): prints SPM_NODES's value
+	printf '%s\n' CONFIG_64BIT=y CONFIG_SMP=y CONFIG_PCI=y CONFIG_NUMA=y CONFIG_MIGRATION=y \
+		CONFIG_MEMORY_HOTPLUG=y "CONFIG_MEMORY_HOTREMOVE=$1" CONFIG_SPM_NODES=y >"$t/kc-$1.frag"
+	make -s -C "$ksrc" O="$t/kc-$1" ARCH=x86_64 KCONFIG_ALLCONFIG="$t/kc-$1.frag" \
+		allnoconfig >"$t/kc-$1.log" 2>&1 || { echo "allnoconfig failed"; return; }
+	sed -n 's/^CONFIG_SPM_NODES=//p; s/^# CONFIG_SPM_NODES is not set/n/p' "$t/kc-$1/.config"
+}
+with=$(kc_spm y) without=$(kc_spm n)
+if [ "$with" = y ] && [ "$without" != y ]; then
+	rec PASS kconfig-spm-needs-hotremove
+else
+	rec FAIL kconfig-spm-needs-hotremove "SPM_NODES with MEMORY_HOTREMOVE: '$with', without: '$without'"
+fi
+
 # export-check notices an edit to a tracked file, then a new file.
 f=$ksrc/mm/Makefile
 cp "$f" "$t/saved"
@@ -156,6 +173,18 @@ if [ -x "$inst/run_spm.sh" ]; then
 		rec PASS run_spm-refuses-unknown-case
 	else
 		rec FAIL run_spm-refuses-unknown-case "exit $rc: $(head -n 3 "$t/out" | tr '\n' ' ')"
+	fi
+	# Its list of cases is what the programs have: every TEST_F of the
+	# sources, each once (the case names -t and SPM_TEST_CASES accept).
+	want=$(cat "$ksrc"/tools/testing/selftests/spm/spm_*.c |
+		sed -n 's/^TEST_F[A-Z_]*(spm, \([a-z0-9_]*\).*/\1/p' | sort)
+	got=$("$inst/run_spm.sh" -l 2>&1 | awk '{ print $2 }' | sort)
+	if [ -n "$want" ] && [ "$want" = "$got" ] &&
+		"$inst/run_spm.sh" -l | grep -qxF "spm_hotplug hotremove_refused_while_in_use"; then
+		rec PASS run_spm-lists-every-case
+	else
+		rec FAIL run_spm-lists-every-case "$(echo "$want" | wc -l) cases in the sources," \
+			"$(echo "$got" | wc -l) listed: $(echo "$got" | head -n 3 | tr '\n' ' ')"
 	fi
 else
 	rec FAIL run_spm-installed "no $inst/run_spm.sh (make ksft)"

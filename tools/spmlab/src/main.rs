@@ -33,6 +33,8 @@ commands:
   boot      --name NAME --script PATH [--kunit] [--allow TEXT]...   boot, run PATH in the guest, record results
   shell                                  interactive guest shell (ttyS0 on this terminal)
   qemu-cmd                               print the QEMU command line
+  vng-args                               print virtme-ng options, one a line, that boot
+                                         the same topology (make vng)
   tap NAME FILE                          record the TAP results in FILE as suite NAME
   cargo NAME FILE                        record `cargo test` output in FILE as suite NAME
   record NAME PASS|FAIL|SKIP TEST [DETAIL]   record one result in suite NAME
@@ -43,7 +45,7 @@ commands:
   bench-report --base LOG --spm LOG --size-base F --size-spm F --out DIR
                                          `make bench`'s tables, plot and summary line
   validate                               check the topology options (no kernel needed)
-options (boot, shell, qemu-cmd):
+options (boot, shell, qemu-cmd, vng-args):
   --kernel PATH      kernel image (default build/obj/arch/x86/boot/bzImage)
   --preset NAME      topology preset (default cxl)
   --cxl-count N      number of emulated CXL devices
@@ -767,6 +769,12 @@ fn main() -> ExitCode {
                 println!("{} {}", inv.qemu, shell_words(&inv.args()));
                 true
             }),
+        "vng-args" => o.topology().map(|t| {
+            for a in t.vng_args(&o.append) {
+                println!("{a}");
+            }
+            true
+        }),
         "tap" => cmd_parse_file(&o, false),
         "cargo" => cmd_parse_file(&o, true),
         "record" => cmd_record(&o),

@@ -216,6 +216,103 @@ impl Topology {
             .collect()
     }
 
+    /// The QEMU options that make this topology's hardware: machine,
+    /// CPUs, memory, NUMA nodes and CXL devices. `spmlab boot` and
+    /// `make vng` (through `vng-args`) both use them, so that the two boot
+    /// the same machine.
+    pub fn hardware_args(&self) -> Vec<String> {
+        let t = self;
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
+        let mut machine = "q35,max-ram-below-4g=2G".to_string();
+        if !t.cxl_mb.is_empty() {
+            machine.push_str(",cxl=on");
+        }
+        push(&["-machine", &machine]);
+        // A CPU on a node of its own needs a package of its own: the
+        // scheduler warns when CPUs that share a cache are on two nodes.
+        let smp = if t.cpu_node {
+            format!("{0},sockets={0},cores=1,threads=1", t.cpus)
+        } else {
+            t.cpus.to_string()
+        };
+        push(&["-smp", &smp]);
+        push(&["-m", &format!("{}M", t.total_ram_mb())]);
+        let node0_cpus = if t.cpu_node { t.cpus - 1 } else { t.cpus };
+        push(&[
+            "-object",
+            &format!("memory-backend-ram,id=m0,size={}M", t.sysram_mb),
+            "-numa",
+            &format!("node,nodeid=0,cpus=0-{},memdev=m0", node0_cpus - 1),
+        ]);
+        for (i, mb) in t.ram_nodes_mb.iter().enumerate() {
+            let n = i + 1;
+            push(&[
+                "-object",
+                &format!("memory-backend-ram,id=m{n},size={mb}M"),
+                "-numa",
+                &format!("node,nodeid={n},memdev=m{n}"),
+            ]);
+        }
+        if t.cpu_node {
+            let n = t.ram_nodes_mb.len() + 1;
+            push(&["-numa", &format!("node,nodeid={n},cpus={}", t.cpus - 1)]);
+        }
+        let mut fmw = Vec::new();
+        for (j, mb) in t.cxl_mb.iter().enumerate() {
+            let window = std::cmp::max(4 * GIB, (mb * MIB).div_ceil(256 * MIB) * 256 * MIB);
+            push(&[
+                "-object",
+                &format!("memory-backend-ram,id=cxlmem{j},share=on,size={mb}M"),
+                "-device",
+                &format!("pxb-cxl,bus_nr={},bus=pcie.0,id=cxl.{j}", 12 + 40 * j),
+                "-device",
+                &format!(
+                    "cxl-rp,port=0,bus=cxl.{j},id=cxl_rp{j},chassis=0,slot={}",
+                    2 + j
+                ),
+                "-device",
+                &format!("cxl-type3,bus=cxl_rp{j},volatile-memdev=cxlmem{j},id=cxl-vmem{j}"),
+            ]);
+            fmw.push(format!(
+                "cxl-fmw.{j}.targets.0=cxl.{j},cxl-fmw.{j}.size={}G",
+                window / GIB
+            ));
+        }
+        if !fmw.is_empty() {
+            push(&["-M", &fmw.join(",")]);
+        }
+        a
+    }
+
+    /// virtme-ng options that boot this topology: `--memory` and `--cpus`
+    /// for what vng sizes itself, every other hardware option through
+    /// `--qemu-opts` (QEMU merges vng's `-machine q35` and `-smp` with
+    /// ours), and the kernel parameters, `extra` last, through `--append`.
+    /// No option holds a space: vng joins them into a shell command.
+    pub fn vng_args(&self, extra: &[String]) -> Vec<String> {
+        let mut out = vec![
+            "--memory".to_string(),
+            format!("{}M", self.total_ram_mb()),
+            "--cpus".to_string(),
+            self.cpus.to_string(),
+        ];
+        let hw = self.hardware_args();
+        let mut i = 0;
+        while i < hw.len() {
+            if hw[i] == "-m" {
+                i += 2;
+                continue;
+            }
+            out.push(format!("--qemu-opts={}", hw[i]));
+            i += 1;
+        }
+        for p in self.kernel_params().iter().chain(extra) {
+            out.push(format!("--append={p}"));
+        }
+        out
+    }
+
     /// Total `-m` size: SysRAM plus RAM-backed nodes (CXL memory is not
     /// guest RAM).
     pub fn total_ram_mb(&self) -> u64 {
@@ -281,73 +378,17 @@ impl Invocation {
 
     /// The argument vector (without the QEMU binary itself).
     pub fn args(&self) -> Vec<String> {
-        let t = &self.topology;
         let mut a: Vec<String> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
-        let mut machine = "q35,max-ram-below-4g=2G".to_string();
-        if !t.cxl_mb.is_empty() {
-            machine.push_str(",cxl=on");
-        }
         push(&["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"]);
-        push(&["-machine", &machine]);
         if self.icount {
             push(&["-accel", "tcg", "-icount", "shift=0,sleep=off"]);
         } else {
             push(&["-accel", "tcg"]);
         }
-        // A CPU on a node of its own needs a package of its own: the
-        // scheduler warns when CPUs that share a cache are on two nodes.
-        let smp = if t.cpu_node {
-            format!("{0},sockets={0},cores=1,threads=1", t.cpus)
-        } else {
-            t.cpus.to_string()
-        };
-        push(&["-cpu", "max", "-smp", &smp]);
-        push(&["-m", &format!("{}M", t.total_ram_mb())]);
-        let node0_cpus = if t.cpu_node { t.cpus - 1 } else { t.cpus };
-        push(&[
-            "-object",
-            &format!("memory-backend-ram,id=m0,size={}M", t.sysram_mb),
-            "-numa",
-            &format!("node,nodeid=0,cpus=0-{},memdev=m0", node0_cpus - 1),
-        ]);
-        for (i, mb) in t.ram_nodes_mb.iter().enumerate() {
-            let n = i + 1;
-            push(&[
-                "-object",
-                &format!("memory-backend-ram,id=m{n},size={mb}M"),
-                "-numa",
-                &format!("node,nodeid={n},memdev=m{n}"),
-            ]);
-        }
-        if t.cpu_node {
-            let n = t.ram_nodes_mb.len() + 1;
-            push(&["-numa", &format!("node,nodeid={n},cpus={}", t.cpus - 1)]);
-        }
-        let mut fmw = Vec::new();
-        for (j, mb) in t.cxl_mb.iter().enumerate() {
-            let window = std::cmp::max(4 * GIB, (mb * MIB).div_ceil(256 * MIB) * 256 * MIB);
-            push(&[
-                "-object",
-                &format!("memory-backend-ram,id=cxlmem{j},share=on,size={mb}M"),
-                "-device",
-                &format!("pxb-cxl,bus_nr={},bus=pcie.0,id=cxl.{j}", 12 + 40 * j),
-                "-device",
-                &format!(
-                    "cxl-rp,port=0,bus=cxl.{j},id=cxl_rp{j},chassis=0,slot={}",
-                    2 + j
-                ),
-                "-device",
-                &format!("cxl-type3,bus=cxl_rp{j},volatile-memdev=cxlmem{j},id=cxl-vmem{j}"),
-            ]);
-            fmw.push(format!(
-                "cxl-fmw.{j}.targets.0=cxl.{j},cxl-fmw.{j}.size={}G",
-                window / GIB
-            ));
-        }
-        if !fmw.is_empty() {
-            push(&["-M", &fmw.join(",")]);
-        }
+        push(&["-cpu", "max"]);
+        a.extend(self.topology.hardware_args());
+        let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
         // The host's root, read-only, is the guest's root (as virtme does).
         push(&[
             "-fsdev",
@@ -511,6 +552,28 @@ mod tests {
         let mut t = Topology::preset("cpunode").unwrap();
         t.cxl_mb = vec![512];
         assert!(t.validate().unwrap_err().0.contains("CXL"));
+    }
+
+    #[test]
+    fn vng_args_boot_the_same_hardware() {
+        let t = Topology::preset("ram").unwrap();
+        let v = t.vng_args(&["spm_nodes=1".into()]);
+        assert!(has_pair(&v, "--memory", "2560M"));
+        assert!(has_pair(&v, "--cpus", "2"));
+        assert!(v.contains(&"--qemu-opts=node,nodeid=1,memdev=m1".to_string()));
+        assert!(v.contains(&"--append=memmap=512M%0x100000000-1+0xefffffff".to_string()));
+        assert_eq!(v.last().unwrap(), "--append=spm_nodes=1");
+        assert!(!v.iter().any(|x| x == "--qemu-opts=-m"));
+        // Every hardware option of spmlab boot but -m is passed on.
+        let hw = t.hardware_args();
+        let passed = v.iter().filter(|x| x.starts_with("--qemu-opts=")).count();
+        assert_eq!(passed, hw.len() - 2);
+        let c = Topology::preset("cxl").unwrap().vng_args(&[]);
+        assert!(c.contains(
+            &"--qemu-opts=cxl-type3,bus=cxl_rp0,volatile-memdev=cxlmem0,id=cxl-vmem0".to_string()
+        ));
+        assert!(c.contains(&"--qemu-opts=q35,max-ram-below-4g=2G,cxl=on".to_string()));
+        assert!(!c.iter().any(|x| x.contains(' ')));
     }
 
     #[test]
