@@ -89,11 +89,13 @@ else
 		"brd=$brd, mkfs.ext2 or mount failed"
 fi
 echo 0 >/proc/sys/kernel/printk_ratelimit 2>/dev/null
-# The runner and the pipes that carry its output are no OOM victims: the
+# The runner and the pipes that carry its output are the OOM killer's last
+# choice (-999; -1000 would leave it nothing to choose and panic): the
 # 2026-12-02 spm-cxl2 run lost run_kselftest.sh's prefix.pl to a second
 # OOM kill, just after the thp hog's, and run_spm.sh died of SIGPIPE
-# (exit 141). The cases themselves run at the default badness.
-echo -1000 >/proc/self/oom_score_adj
+# (exit 141). run_spm.sh cannot do it for its runner; the cases
+# themselves run at the default badness.
+echo -999 >/proc/self/oom_score_adj
 
 # The kernel's own runner, and the suite's wrapper under it.
 runner="$ksft/run_kselftest.sh"
@@ -109,16 +111,25 @@ prefix='    '
 	tee /tmp/spm.out | sed "s/^/$prefix/"
 # run_kselftest.sh exits 0 whatever its tests did: its result line says.
 if grep -qx 'ok 1 selftests: spm: run_spm.sh' /tmp/spm.out; then res=PASS; else res=FAIL; fi
-if [ "$ko_by" = wrapper ]; then
-	ok "! grep -q 'test_spm is not loaded' /tmp/spm.out && [ ! -e /dev/spm_test ] && ! grep -q '^test_spm ' /proc/modules" \
-		"run_spm.sh loaded test_spm itself (SPM_TEST_MODULE) and unloaded it on exit" \
-		"$(grep -m1 'test_spm' /tmp/spm.out || echo 'test_spm still loaded')"
-fi
 grep '^\(# \)*spm-leak:' /tmp/spm.out | sed 's/^\(# \)*spm-leak: //' >"$SPMLAB_OUT/leaks.txt"
 
 if [ "$mode" = spm ]; then
 	tap_result "$res" "run_kselftest.sh -t spm:run_spm.sh" \
 		"its result: $(grep -m1 '^\(not \)\{0,1\}ok 1 selftests: spm: run_spm.sh' /tmp/spm.out || echo none)"
+	# After that result line: the nested results above are its subtests.
+	# With an ordinary node beside the SPM one, demotion_enabled must have
+	# found it as its demotion target (or its assertions on demotion would not
+	# have run).
+	if [ -n "${sysram:-}" ] && case "+$tests+" in *+demotion_enabled+*) true ;; *) false ;; esac; then
+		ok "grep -q 'demotion_enabled:demotion targets: $sysram;' /tmp/spm.out" \
+			"demotion_enabled found node(s) $sysram as its demotion target" \
+			"$(grep -m1 'demotion targets' /tmp/spm.out || echo 'no demotion targets line')"
+	fi
+	if [ "$ko_by" = wrapper ]; then
+		ok "! grep -q 'test_spm is not loaded' /tmp/spm.out && [ ! -e /dev/spm_test ] && ! grep -q '^test_spm ' /proc/modules" \
+			"run_spm.sh loaded test_spm itself (SPM_TEST_MODULE) and unloaded it on exit" \
+			"$(grep -m1 'test_spm' /tmp/spm.out || echo 'test_spm still loaded')"
+	fi
 	# A skip is a failure unless this topology cannot run the case.
 	allowed=" $(echo "$allow_skip" | tr + ' ') "
 	sed -n 's/^\(# \)*ok [0-9]* spm\.\([a-z0-9_]*\) # SKIP *\(.*\)$/\2 \3/p' /tmp/spm.out >/tmp/spm.skips

@@ -291,7 +291,9 @@ impl Topology {
     /// ours), and the kernel parameters, `extra` last, through `--append`.
     /// No option holds a space: vng joins them into a shell command.
     pub fn vng_args(&self, extra: &[String]) -> Vec<String> {
+        // --force-9p: with virtiofsd, vng would add a NUMA node of its own.
         let mut out = vec![
+            "--force-9p".to_string(),
             "--memory".to_string(),
             format!("{}M", self.total_ram_mb()),
             "--cpus".to_string(),
@@ -560,6 +562,7 @@ mod tests {
         let v = t.vng_args(&["spm_nodes=1".into()]);
         assert!(has_pair(&v, "--memory", "2560M"));
         assert!(has_pair(&v, "--cpus", "2"));
+        assert!(v.contains(&"--force-9p".to_string()));
         assert!(v.contains(&"--qemu-opts=node,nodeid=1,memdev=m1".to_string()));
         assert!(v.contains(&"--append=memmap=512M%0x100000000-1+0xefffffff".to_string()));
         assert_eq!(v.last().unwrap(), "--append=spm_nodes=1");
