@@ -13,7 +13,7 @@
 
 use kernel::{
     c_str, dax,
-    mm::spm::{Memory, RegisterFlags, SpmNode, SpmPages},
+    mm::spm::{self, Memory, RegisterFlags},
     prelude::*,
     sync::Arc,
 };
@@ -52,7 +52,7 @@ impl Drop for SpmExampleModule {
 /// A bound device. Dropped in field order: the memory first, then the registration.
 struct SpmExample {
     _memory: KVec<Memory>,
-    node: Arc<SpmNode>,
+    node: Arc<spm::Node>,
 }
 
 /// The word written at offset `w` (in words) of page `i`.
@@ -61,7 +61,7 @@ fn pattern(i: usize, w: usize) -> u64 {
 }
 
 /// Writes the pattern to the whole page and reads it back.
-fn write_and_check(p: &mut SpmPages, i: usize) -> Result<bool> {
+fn write_and_check(p: &mut spm::Pages, i: usize) -> Result<bool> {
     let words = p.size() / 8;
     let mut buf = [0u8; 512];
     for chunk in 0..words / 64 {
@@ -86,19 +86,22 @@ impl dax::Driver for SpmExample {
 
     fn probe(dev: &dax::Device) -> Result<Pin<KBox<SpmExample>>> {
         let nid = dev.target_node().ok_or(EINVAL)?;
-        let node = SpmNode::register(nid, RegisterFlags::NONE).inspect_err(|e| {
+        let node = spm::Node::register(nid, RegisterFlags::NONE).inspect_err(|e| {
             pr_err!("node {} cannot be an SPM node: {:?}\n", nid, e);
         })?;
         let mut memory = KVec::new();
-        for r in dev.ranges() {
+        // Only whole memory blocks can be hotplugged: trim each range to them, as dax/kmem does.
+        let block = spm::memory_block_size();
+        for r in dev.ranges()? {
+            let start = r.start.checked_next_multiple_of(block).unwrap_or(u64::MAX);
+            let end = r.end.saturating_sub(r.end.checked_rem(block).unwrap_or(0));
+            if start >= end {
+                continue;
+            }
             let m = node
-                .add_memory(
-                    r.start,
-                    r.end - r.start,
-                    c_str!("System RAM (spm_example_rust)"),
-                )
+                .add_memory(start, end - start, c_str!("System RAM (spm_example_rust)"))
                 .inspect_err(|e| {
-                    pr_err!("{:#x}-{:#x}: {:?}\n", r.start, r.end - 1, e);
+                    pr_err!("{:#x}-{:#x}: {:?}\n", start, end - 1, e);
                 })?;
             memory.push(m, GFP_KERNEL)?;
         }

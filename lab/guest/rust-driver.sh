@@ -60,6 +60,17 @@ for i in $(seq 1 "$cycles"); do
 	[ "$(basename "$(readlink $d/driver)")" = dax_spm ] || bad="$bad lost-driver"
 	r=$(try_write 0 $d/spm_consumer_pages)
 	[ "$r" = ok ] || bad="$bad free=$r"
+	# The same pages again (freed and allocated on one CPU, so that its
+	# per-cpu list hands the freed pages back): dax_spm checks that each
+	# comes back zeroed.
+	r=$(taskset -c 0 "$PROBE" write $d/spm_consumer_pages 256)
+	[ "$r" = ok ] || bad="$bad alloc0=$r"
+	r=$(taskset -c 0 "$PROBE" write $d/spm_consumer_pages 0)
+	[ "$r" = ok ] || bad="$bad free0=$r"
+	r=$(taskset -c 0 "$PROBE" write $d/spm_consumer_pages 256)
+	[ "$r" = ok ] || bad="$bad realloc0=$r"
+	r=$(taskset -c 0 "$PROBE" write $d/spm_consumer_pages 0)
+	[ "$r" = ok ] || bad="$bad refree0=$r"
 	[ "$(cat $d/spm_pages_in_use)" = 0 ] || bad="$bad in_use-after-free"
 	[ "$(cat $d/spm_pages_free)" = "$free0" ] || bad="$bad free-after=$(cat $d/spm_pages_free)/$free0"
 	r=$(try_write "$cxl" $DRV/unbind)
@@ -68,8 +79,21 @@ for i in $(seq 1 "$cycles"); do
 	[ "$(blocks 2)" = 0 ] || bad="$bad blocks-left=$(blocks 2)"
 	if [ -z "$bad" ]; then cycle_ok=$((cycle_ok + 1)); else diag "cycle $i:$bad"; fi
 done
-is "$cycle_ok" "$cycles" "$cycles bind/allocate/refused-unbind/free/unbind cycles, free pages back to $free0 each time"
+is "$cycle_ok" "$cycles" "$cycles bind/allocate/refused-unbind/free/reallocate-zeroed/unbind cycles, free pages back to $free0 each time"
 cmp_ge "${free0:-0}" 100000 "the node's free pages at bind cover the 512 MiB device"
+
+# Hotplugged memory that the global policy onlines as movable (as with
+# memhp_default_state=online_movable): dax_spm's must still end up in a
+# kernel zone, where its allocations, which are not movable, can use it.
+zones() { cat /sys/devices/system/node/node"$1"/memory*/valid_zones 2>/dev/null | sort -u | tr '\n' ' '; }
+auto0=$(cat /sys/devices/system/memory/auto_online_blocks)
+echo online_movable >/sys/devices/system/memory/auto_online_blocks
+is "$(try_write "$cxl" $DRV/bind)" ok "bind with auto_online_blocks=online_movable"
+echo "$auto0" >/sys/devices/system/memory/auto_online_blocks
+is "$(zones 2)" "Normal " "dax_spm's memory is in ZONE_NORMAL, not where the policy put it"
+is "$(try_write 16 /sys/bus/dax/devices/$cxl/spm_consumer_pages)" ok "and serves allocations there"
+echo 0 >/sys/bus/dax/devices/$cxl/spm_consumer_pages
+is "$(try_write "$cxl" $DRV/unbind)" ok "unbind"
 
 # Bad input, with the device bound.
 echo "$cxl" >$DRV/bind
