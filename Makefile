@@ -263,9 +263,9 @@ check-guest:
 	@$(call only,examples)echo "[check] guest: out-of-tree example drivers, C and Rust (preset cxl-ram)"
 	@$(call only,examples)$(BOOT) --name examples --preset cxl-ram --script lab/guest/examples.sh --arg dir=$(EXTBUILD)/examples \
 		$(call tmo,240) | grep -v '^PASS' || true
-	@$(call only,rust-driver)echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles (preset cxl-ram)"
+	@$(call only,rust-driver)echo "[check] guest: the Rust dax_spm driver, 20 bind/unbind cycles, 150 s of concurrency (preset cxl-ram)"
 	@$(call only,rust-driver)$(BOOT) --name rust-driver --preset cxl-ram --script lab/guest/rust-driver.sh \
-		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --arg cycles=20 $(call tmo,480) | grep -v '^PASS' || true
+		--arg ko=$(KOBJ)/drivers/dax/dax_spm.ko --arg cycles=20 --arg stress=150 $(call tmo,720) | grep -v '^PASS' || true
 	@$(call only,spm-ram)echo "[check] guest: SPM isolation kselftests, RAM-backed node registered as SPM (preset ram)"
 	@$(call only,spm-ram)$(BOOT) --name spm-ram $(POISON) --preset ram --append spm_nodes=1 --script lab/guest/spm-selftest.sh \
 		$(SPM_SELFTEST_ARGS) --arg expect_spm=1 $(if $(filter 1,$(DEBUG)),--arg tests=$(SPM_DEBUG_TESTS)) \
